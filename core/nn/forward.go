@@ -9,7 +9,7 @@ import (
 // blockTrace keeps what one block's backward pass needs.
 type blockTrace struct {
 	in, xhat1, rstd1, a, q, k, v, p, ctx []float32
-	mid, xhat2, rstd2, b, u, h          []float32
+	mid, xhat2, rstd2, b, u, h           []float32
 }
 
 // Trace keeps every activation of a forward pass for the backward pass.

@@ -43,3 +43,12 @@ func TestNormalMoments(t *testing.T) {
 		t.Fatalf("mean %v var %v", mean, vari)
 	}
 }
+
+func TestExp32(t *testing.T) {
+	for x := float32(-87); x < 88; x += 0.0137 {
+		got, want := float64(Exp32(x)), math.Exp(float64(x))
+		if math.Abs(got-want) > 1.2e-7*want {
+			t.Fatalf("Exp32(%v) = %v, want %v", x, got, want)
+		}
+	}
+}

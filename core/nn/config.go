@@ -33,7 +33,7 @@ var Projections = []string{"q", "k", "v", "o"}
 
 // DefaultConfig is the architecture the shipped shards use.
 func DefaultConfig(f data.Family) Config {
-	c := Config{Family: f, InputSize: data.SampleSize(f), Width: 32, Layers: 6, Heads: 4, MLP: 64, LoRARank: 4, LoRAAlpha: 8}
+	c := Config{Family: f, InputSize: data.SampleSize(f), Width: 32, Layers: 4, Heads: 4, MLP: 64, LoRARank: 4, LoRAAlpha: 8}
 	switch f {
 	case data.Vision:
 		c.PatchSize = 8

@@ -28,13 +28,16 @@ type Mask struct {
 	bits   []bool
 }
 
-// NewMask returns an empty module mask (nothing pruned) of L layers by T tasks.
+// NewMask returns an empty module mask (nothing pruned) of L layers by T
+// tasks; invalid dimensions give the zero Mask (MaskFromIndices(L, T, nil)
+// reports the error instead).
 func NewMask(layers, tasks int) Mask {
 	m, _ := newMask(layers, tasks, 0)
 	return m
 }
 
-// NewProjMask returns an empty mask with one unit per (layer, task, projection).
+// NewProjMask returns an empty mask with one unit per (layer, task,
+// projection); invalid dimensions give the zero Mask, as NewMask.
 func NewProjMask(layers, tasks, projs int) Mask {
 	m, _ := newMask(layers, tasks, projs)
 	return m

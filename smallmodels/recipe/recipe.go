@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"time"
 
+	"enmplab/core/bundle"
 	"enmplab/core/data"
 	"enmplab/core/nn"
+	"enmplab/core/shard"
 	"enmplab/core/train"
 )
 
@@ -194,4 +196,32 @@ func Normalised(acc, expert float64) float64 {
 		return 0
 	}
 	return acc / expert * 100
+}
+
+// Bundle packages a result with its tasks' validation and test data and the
+// provenance of the data, ready for bundle.WriteDir.
+func (r *Result) Bundle(f data.Family, tasks []data.Task, prov []shard.Provenance) *bundle.Family {
+	m := &shard.Manifest{MergeLambda: r.MergeLambda, Provenance: prov, Recipe: map[string]string{
+		"seed":          fmt.Sprint(r.Config.Seed),
+		"pretrain":      fmt.Sprintf("epochs=%d batch=%d lr=%g, objectives: source pool + %d-way self-supervised transform, training splits only", r.Config.Pretrain.Epochs, r.Config.Pretrain.Batch, r.Config.Pretrain.LR, Transforms),
+		"expert":        fmt.Sprintf("epochs=%d batch=%d lr=%g, LoRA on q,k,v,o plus head, backbone frozen", r.Config.Expert.Epochs, r.Config.Expert.Batch, r.Config.Expert.LR),
+		"probe":         fmt.Sprintf("epochs=%d batch=%d lr=%g, head on frozen backbone features", r.Config.Probe.Epochs, r.Config.Probe.Batch, r.Config.Probe.LR),
+		"train_cap":     fmt.Sprint(r.Config.TrainCap),
+		"merge":         "task arithmetic, lambda chosen on validation (normalised accuracy)",
+		"pretrain_loss": fmt.Sprintf("%.4f", r.PretrainLoss),
+		"command":       "./build.sh shards",
+	}}
+	fam := &bundle.Family{Manifest: m, Config: r.Config.Model, Backbone: r.Backbone}
+	for i, t := range tasks {
+		e := r.Experts[i]
+		merged := shard.Accuracy{Val: e.Merge.Val, Test: e.Merge.Test}
+		m.Tasks = append(m.Tasks, shard.Task{Name: t.Name, Classes: t.Classes, Source: t.Source,
+			NTrain: t.Train.Head(r.Config.TrainCap, data.SampleSize(f)).Len(), NVal: t.Val.Len(), NTest: t.Test.Len(),
+			Expert: shard.Accuracy{Val: e.Acc.Val, Test: e.Acc.Test}, LinearProbe: shard.Accuracy{Val: e.Probe.Val, Test: e.Probe.Test},
+			Merged: &merged})
+		fam.Tasks = append(fam.Tasks, data.Task{Name: t.Name, Classes: t.Classes, Source: t.Source, Val: t.Val, Test: t.Test})
+		fam.Experts = append(fam.Experts, e.LoRA)
+		fam.Heads = append(fam.Heads, e.Head)
+	}
+	return fam
 }

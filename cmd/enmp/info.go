@@ -12,7 +12,10 @@ import (
 )
 
 // defaultShards is where the committed shards live, relative to the repository root.
-const defaultShards = "public/shards"
+const (
+	defaultShards = "public/shards"
+	defaultTuned  = "public/tuned.json"
+)
 
 type familyInfo struct {
 	Family       string             `json:"family"`

@@ -15,12 +15,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"info":   {"list families, tasks, classes, modules and expert accuracies from the manifest", runInfo},
-	"verify": {"check every shard's size and SHA-256 against the manifest and decode it", runVerify},
-	"table":  {"expert / linear probe / task-arithmetic merge accuracies per task", runTable},
-	"search": {"run ENMP: search the modules to prune before merging", runSearch},
-	"tune":   {"choose each merge method's lambda, top-K and drop rate on validation", runTune},
-	"train":  {"train a family from its task pools and write its shards (./build.sh shards)", runTrain},
+	"info":    {"list families, tasks, classes, modules and expert accuracies from the manifest", runInfo},
+	"verify":  {"check every shard's size and SHA-256 against the manifest and decode it", runVerify},
+	"table":   {"expert / linear probe / task-arithmetic merge accuracies per task", runTable},
+	"results": {"every method x family x seed: unpruned vs ENMP vs random pruning on test (README table)", runResults},
+	"search":  {"run ENMP: search the modules to prune before merging", runSearch},
+	"tune":    {"choose each merge method's lambda, top-K and drop rate on validation", runTune},
+	"train":   {"train a family from its task pools and write its shards (./build.sh shards)", runTrain},
 }
 
 func usage() {

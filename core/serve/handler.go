@@ -261,13 +261,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o object) {
 	hd.Set("Cache-Control", o.cache)
 	hd.Set("Accept-Ranges", "bytes")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatch(inm, o.etag) {
+	if inm := header(r, "If-None-Match"); inm != "" && etagListMatch(inm, o.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	off, n, code := int64(0), o.size, http.StatusOK
-	if rg := r.Header.Get("Range"); rg != "" {
-		if ir := r.Header.Get("If-Range"); ir == "" || strings.TrimSpace(ir) == o.etag {
+	if rg := header(r, "Range"); rg != "" {
+		if ir := header(r, "If-Range"); ir == "" || strings.TrimSpace(ir) == o.etag {
 			var ok, ranged bool
 			off, n, ok, ranged = parseRange(rg, o.size)
 			switch {
@@ -303,6 +303,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o object) {
 		// Too late for a status: the short body tells the client.
 		h.logf("serve: %s: sent %d of %d bytes: %v", o.name, m, n, err)
 	}
+}
+
+// header returns all values of a list-valued request header joined by
+// commas: several header lines mean the same as one comma-separated line,
+// and some front ends (syumai/workers) split one line at its commas.
+func header(r *http.Request, key string) string {
+	return strings.Join(r.Header.Values(key), ",")
 }
 
 // ParseRange interprets a Range header for a representation of size bytes.

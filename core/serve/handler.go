@@ -176,7 +176,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodOptions:
 		hd := w.Header()
 		hd.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		hd.Set("Access-Control-Allow-Headers", "Range, If-None-Match, If-Range")
+		hd.Set("Access-Control-Allow-Headers", "Range, If-None-Match, If-Range, Cache-Control")
 		hd.Set("Access-Control-Max-Age", "86400")
 		hd.Set("Allow", "GET, HEAD, OPTIONS")
 		w.WriteHeader(http.StatusNoContent)

@@ -214,3 +214,46 @@ func TestCheckpointResume(t *testing.T) {
 		t.Fatal("history differs after resume")
 	}
 }
+
+func TestDriver(t *testing.T) {
+	f := testFamily(t)
+	st := Default()
+	st.Iterations = 4
+	cfg, _ := st.Config(nil)
+	p, info := newPool(t, f, cfg, 2)
+	fresh := func() (*Session, error) { return NewSession(st, cfg, info, p) }
+	s, _ := fresh()
+	snaps := make(chan Snapshot, 100)
+	var saved [][]byte
+	d := NewDriver(s, fresh, func(sn Snapshot) { snaps <- sn }, func(b []byte) { saved = append(saved, b) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Loop(ctx)
+	wait := func(want string, gens int) Snapshot {
+		t.Helper()
+		for sn := range snaps {
+			if sn.Phase == want && len(sn.Gens) == gens {
+				return sn
+			}
+			if sn.Phase == "error" {
+				t.Fatal(sn.Err)
+			}
+		}
+		return Snapshot{}
+	}
+	wait("ready", 0)
+	d.Send("step")
+	if sn := wait("paused", 1); sn.Title != "ENMP - gen 1/4" {
+		t.Fatalf("title %q", sn.Title)
+	}
+	d.Send("run")
+	sn := wait("done", 4)
+	if sn.Report == nil || sn.Report.Generations != 4 {
+		t.Fatalf("report %+v", sn.Report)
+	}
+	d.Send("reset")
+	wait("ready", 0)
+	if len(saved) != 5 || saved[4] != nil {
+		t.Fatalf("saved %d checkpoints", len(saved))
+	}
+}

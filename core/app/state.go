@@ -228,3 +228,29 @@ func (s State) Config(t *enmp.Tuned) (enmp.Config, error) {
 	}
 	return c, nil
 }
+
+// With returns the state with one setting changed, by its hash key
+// ("pop", "method", ...), validated; s is unchanged on error.
+func (s State) With(key, value string) (State, error) {
+	n := s
+	n.Hide = append([]string(nil), s.Hide...)
+	if err := n.set(key, value); err != nil {
+		return s, fmt.Errorf("%s=%q: %v", key, value, err)
+	}
+	if err := n.Validate(); err != nil {
+		return s, err
+	}
+	return n, nil
+}
+
+// Value returns one setting as the hash writes it.
+func (s State) Value(key string) string {
+	for _, part := range strings.Split(s.Hash(), "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if k == key {
+			u, _ := url.QueryUnescape(v)
+			return u
+		}
+	}
+	return ""
+}

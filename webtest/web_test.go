@@ -119,7 +119,7 @@ func TestCorruptShardRefused(t *testing.T) {
 	tb.waitFor(t, "(document.getElementById('error')||{}).textContent", 30*time.Second)
 	var msg string
 	tb.eval(t, "document.getElementById('error').textContent", &msg)
-	if !contains(msg, "refused") || !contains(msg, "SHA-256") {
+	if !contains(msg, "refused") || !(contains(msg, "checksum") || contains(msg, "SHA-256")) {
 		t.Fatalf("error message %q", msg)
 	}
 	tb.screenshot(t, "refused.png")

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -18,7 +19,9 @@ import (
 	"enmplab/core/app"
 	"enmplab/core/bundle"
 	"enmplab/core/enmp"
+	"enmplab/core/loader"
 	"enmplab/ui"
+	"enmplab/wasm/cachestorage"
 )
 
 const checkpointKey = "enmp-checkpoint"
@@ -33,8 +36,6 @@ type page struct {
 	cancel  context.CancelFunc
 	driver  *app.Driver
 	workers []*jsWorker
-	files   map[string][]byte // shards already loaded, by content-addressed name
-	t0      float64
 }
 
 func now() float64 { return js.Global().Get("performance").Call("now").Float() }
@@ -51,7 +52,7 @@ func runPage() {
 		js.Global().Get("console").Call("error", err.Error())
 		return
 	}
-	p := &page{env: env, m: &ui.Model{Phase: "loading", ViewGen: -1, State: app.Default()}, files: map[string][]byte{}, t0: now()}
+	p := &page{env: env, m: &ui.Model{Phase: "loading", ViewGen: -1, State: app.Default()}}
 	p.m.Do = p
 	js.Global().Set("enmpStats", js.Global().Get("Object").New())
 	js.Global().Set("enmpDebug", js.ValueOf(map[string]any{
@@ -262,12 +263,12 @@ func (p *page) start(st app.State) {
 		if len(sn.Gens) > 0 {
 			evals = sn.Gens[len(sn.Gens)-1].Evals
 			if stats.Get("firstGenMs").IsUndefined() {
-				stats.Set("firstGenMs", t-p.t0)
+				stats.Set("firstGenMs", t) // performance.now() counts from navigation
 			}
 		}
 		rate := float64(evals-evals0) / ((t - start) / 1000)
 		if sn.Phase == "done" && stats.Get("doneMs").IsUndefined() {
-			stats.Set("doneMs", t-p.t0)
+			stats.Set("doneMs", t)
 			stats.Set("searchMs", t-start)
 			stats.Set("evals", evals)
 		}
@@ -295,25 +296,34 @@ func (p *page) start(st app.State) {
 	}
 }
 
-// load gets the catalog and every file of the family (inlined in the
-// single-file build, fetched otherwise), each verified against the
-// manifest's SHA-256, and the tuned hyperparameters when shipped.
+// load gets the catalog and every file of the family, each verified
+// against the manifest's SHA-256: inlined in the single-file build, else
+// through core/loader (progress per file, resume, one refetch, Cache
+// Storage), and the tuned hyperparameters when shipped.
 func (p *page) load(ctx context.Context, st app.State) (*initData, *enmp.Tuned, error) {
 	inline := js.Global().Get("ENMP_INLINE")
 	useInline := st.Shards == "" && inline.Type() == js.TypeObject
 	base := st.Shards
-	if base != "" && !strings.HasSuffix(base, "/") {
+	if base == "" {
+		base = "."
+	}
+	if !strings.HasSuffix(base, "/") {
 		base += "/"
+	}
+	base = js.Global().Get("URL").New(base, js.Global().Get("location").Get("href")).Get("href").String()
+	l := &loader.Loader{Base: base, Parallel: 3}
+	if cachestorage.Available() && !useInline {
+		l.Cache = &cachestorage.Cache{Name: "enmp-shards-v1", Base: base}
 	}
 	var catalog []byte
 	var err error
 	if useInline {
 		catalog, err = fromBase64(inline.Get("catalog").String())
 	} else {
-		catalog, err = fetchBytes(base+bundle.ManifestFile, nil)
+		_, catalog, err = l.Manifest(ctx)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot load the shard manifest: %v", err)
+		return nil, nil, fmt.Errorf("cannot load the shard manifest from %s: %v", base, err)
 	}
 	cat, err := bundle.ParseCatalog(catalog)
 	if err != nil {
@@ -324,49 +334,64 @@ func (p *page) load(ctx context.Context, st app.State) (*initData, *enmp.Tuned, 
 		return nil, nil, err
 	}
 	files := man.Files
+	index := map[string]int{}
 	p.update(func(m *ui.Model) {
 		m.Files = make([]ui.FileProgress, len(files))
 		for i, f := range files {
 			m.Files[i] = ui.FileProgress{Name: f.Name, Total: f.Size}
+			index[f.Name] = i
 		}
 	})
-	d := &initData{catalog: catalog, family: st.Family, files: map[string][]byte{}}
-	for i, f := range files {
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		p.mu.Lock()
-		b, ok := p.files[f.Name]
-		p.mu.Unlock()
-		if !ok {
-			if useInline {
-				b, err = fromBase64(inline.Get("files").Get(f.Name).String())
-			} else {
-				last := 0.0
-				b, err = fetchBytes(base+"shards/"+f.Name, func(done, total int64) {
-					if t := now(); t-last > 100 {
-						last = t
-						p.update(func(m *ui.Model) { m.Files[i].Done = done })
-					}
-				})
-			}
+	d := &initData{catalog: catalog, family: st.Family}
+	if useInline {
+		for i, f := range files {
+			b, err := fromBase64(inline.Get("files").Get(f.Name).String())
 			if err == nil {
 				sum := sha256.Sum256(b)
 				if got := hex.EncodeToString(sum[:]); got != f.SHA256 {
-					err = fmt.Errorf("SHA-256 is %s…, the manifest says %s…", got[:12], f.SHA256[:12])
+					err = fmt.Errorf("SHA-256 is %s, the manifest says %s", got, f.SHA256)
 				}
 			}
 			if err != nil {
-				msg := fmt.Sprintf("shard %s refused: %v", f.Name, err)
 				p.update(func(m *ui.Model) { m.Files[i].Err = "refused" })
-				return nil, nil, fmt.Errorf("%s", msg)
+				return nil, nil, fmt.Errorf("shard %s refused: %v", f.Name, err)
 			}
-			p.mu.Lock()
-			p.files[f.Name] = b
-			p.mu.Unlock()
+			d.files[f.Name] = b
+			p.update(func(m *ui.Model) { m.Files[i].Done = m.Files[i].Total })
 		}
-		d.files[f.Name] = b
-		p.update(func(m *ui.Model) { m.Files[i].Done = m.Files[i].Total })
+	} else {
+		last := 0.0
+		l.Progress = func(pr loader.Progress) {
+			t := now()
+			if pr.Done < pr.Total && t-last < 100 {
+				return
+			}
+			last = t
+			p.update(func(m *ui.Model) {
+				if i, ok := index[pr.File]; ok {
+					m.Files[i].Done = pr.Done
+				}
+			})
+		}
+		got, err := l.FetchAll(ctx, files)
+		if err != nil {
+			var le *loader.Error
+			if errors.As(err, &le) {
+				p.update(func(m *ui.Model) {
+					if i, ok := index[le.File]; ok {
+						m.Files[i].Err = "refused"
+					}
+				})
+				return nil, nil, fmt.Errorf("shard %s refused: %v", le.File, le.Err)
+			}
+			return nil, nil, err
+		}
+		d.files = got
+		p.update(func(m *ui.Model) {
+			for i := range m.Files {
+				m.Files[i].Done = m.Files[i].Total
+			}
+		})
 	}
 	var tuned *enmp.Tuned
 	var tb []byte

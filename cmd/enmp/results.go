@@ -24,7 +24,7 @@ func runResults(args []string) error {
 	methods := fs.String("methods", "all", "comma-separated merge methods, or all")
 	seeds := fs.String("seeds", "1,2,3", "comma-separated search seeds")
 	parallel := fs.Int("parallel", runtime.GOMAXPROCS(0), "runs at once")
-	val := fs.Int("val", 0, "validation samples per task (0: all shipped)")
+	val := fs.Int("val", enmp.DefaultValPerTask, "validation samples per task (0: all shipped)")
 	out := fs.String("out", "results/results.json", "where to write every run as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err

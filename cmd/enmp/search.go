@@ -28,7 +28,7 @@ func runSearch(args []string) error {
 	fs.IntVar(&c.Iterations, "iters", d.Iterations, "generations")
 	fs.Float64Var(&c.Sigma0, "sigma0", d.Sigma0, "CMA-ES initial step size")
 	fs.Float64Var(&c.TopK, "topk", d.TopK, "prune ceiling as a fraction of the modules")
-	fs.IntVar(&c.ValPerTask, "val", 0, "validation samples per task (0: all shipped)")
+	fs.IntVar(&c.ValPerTask, "val", d.ValPerTask, "validation samples per task (0: all shipped)")
 	fs.BoolVar(&c.Projections, "proj", false, "(layer, task, projection) modules instead of (layer, task)")
 	fs.BoolVar(&c.LambdaGene, "lambda-gene", false, "also search a global lambda = 3*sigmoid(z)")
 	fs.IntVar(&c.Count, "count", 0, "random searcher: modules pruned per mask")

@@ -16,7 +16,7 @@ func runTune(args []string) error {
 	out := fs.String("out", defaultTuned, "tuned file to write (other families' entries are kept)")
 	family := fs.String("family", "all", "vision, text or all")
 	method := fs.String("method", "all", "one merge method or all")
-	val := fs.Int("val", 0, "validation samples per task (0: all shipped)")
+	val := fs.Int("val", enmp.DefaultValPerTask, "validation samples per task (0: all shipped)")
 	seed := fs.Uint64("seed", 42, "DARE seed")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -101,6 +101,13 @@ func concat(tasks []data.Task, f data.Family, pick func(data.Task) data.Split, l
 	return s
 }
 
+type expertKey struct {
+	fam *bundle.Family
+	val int
+}
+
+var expertCache sync.Map // expertKey -> [2][]float64{val, test}
+
 // New prepares an evaluator: it measures each expert alone (the
 // normalisation) and the unpruned merge (the baseline).
 func New(fam *bundle.Family, o Options) (*Evaluator, error) {
@@ -144,11 +151,20 @@ func New(fam *bundle.Family, o Options) (*Evaluator, error) {
 			return nil, fmt.Errorf("eval: task %s has no validation samples", fam.Tasks[i].Name)
 		}
 	}
-	// Each expert alone on its own task: the denominator of normalised accuracy.
-	for i := range fam.Tasks {
-		em := fam.Experts[i].Apply(fam.Backbone, 1)
-		e.expertVal = append(e.expertVal, e.taskAcc(em, e.val, i))
-		e.expertTest = append(e.expertTest, e.taskAcc(em, e.test, i))
+	// Each expert alone on its own task: the denominator of normalised
+	// accuracy. It depends only on the family and the validation size, so
+	// evaluators of the same family (tuning builds dozens) share it.
+	key := expertKey{fam, o.ValPerTask}
+	if v, ok := expertCache.Load(key); ok {
+		acc := v.([2][]float64)
+		e.expertVal, e.expertTest = acc[0], acc[1]
+	} else {
+		for i := range fam.Tasks {
+			em := fam.Experts[i].Apply(fam.Backbone, 1)
+			e.expertVal = append(e.expertVal, e.taskAcc(em, e.val, i))
+			e.expertTest = append(e.expertTest, e.taskAcc(em, e.test, i))
+		}
+		expertCache.Store(key, [2][]float64{e.expertVal, e.expertTest})
 	}
 	base, err := e.score(search.NewMask(e.space.Layers, e.space.Tasks), e.lambda, false)
 	if err != nil {

@@ -40,7 +40,7 @@ case "$cmd" in
     chromium
     build
     go run ./internal/webdist -public public -shards "${SHARDS:-public/shards}" -family vision -out dist/enmp.html
-    go test -count=1 -timeout 15m ./webtest "$@"
+    go test -count=1 -timeout 40m ./webtest "$@"
     ;;
   bench)
     chromium

@@ -161,7 +161,7 @@ func newTab(t testing.TB) *tab {
 
 func (tb *tab) run(t testing.TB, actions ...chromedp.Action) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(tb.ctx, 6*time.Minute)
 	defer cancel()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		t.Fatal(err)

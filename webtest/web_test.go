@@ -9,7 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-const searchTimeout = 3 * time.Minute
+const searchTimeout = 6 * time.Minute
 
 // The default search (vision, task arithmetic, CMA-ES, population 8, 30
 // iterations, seed 42) runs from one URL, draws every view, and ends with

@@ -40,12 +40,12 @@ case "$cmd" in
     chromium
     build
     go run ./internal/webdist -public public -shards "${SHARDS:-public/shards}" -family vision -out dist/enmp.html
-    go test -count=1 -timeout 40m ./webtest "$@"
+    ENMP_WEBTEST=1 go test -count=1 -timeout 40m ./webtest "$@"
     ;;
   bench)
     chromium
     build
-    ENMP_BENCH=1 go test -count=1 -timeout 20m -run 'TestBench' -v ./webtest "$@"
+    ENMP_WEBTEST=1 ENMP_BENCH=1 go test -count=1 -timeout 20m -run 'TestBench' -v ./webtest "$@"
     ;;
   *)
     echo "usage: scripts/web.sh build|dist|test|bench" >&2

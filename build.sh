@@ -11,6 +11,7 @@ usage() {
   cat <<'USAGE'
 usage: ./build.sh <command>
   serve     run the demo: the app and shards on http://127.0.0.1:8080 (or $ADDR)
+  dist      dist/enmp.html: the app as one offline file (default family inlined)
   worker    build the Cloudflare Worker and run it locally in workerd (127.0.0.1:8787)
   test      everything CI runs: vet, native tests, core tests in js/wasm under Node,
             shard integrity, bounded fuzzing
@@ -32,7 +33,11 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   serve)
+    scripts/web.sh build
     exec go run ./cmd/serve
+    ;;
+  dist)
+    scripts/web.sh dist
     ;;
   worker)
     exec scripts/worker.sh dev
@@ -50,6 +55,8 @@ case "$cmd" in
     echo "== shard serving: conformance against the local server and workerd (wrangler dev)"
     scripts/worker.sh test
     scripts/worker.sh dryrun
+    echo "== browser: chromedp suite in headless Chromium"
+    scripts/web.sh test
     echo "== bounded fuzzing ($FUZZTIME per target)"
     go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "$FUZZTIME" ./core/shard
     go test -run '^$' -fuzz '^FuzzParseManifest$' -fuzztime "$FUZZTIME" ./core/shard
@@ -77,6 +84,7 @@ case "$cmd" in
     echo "== the same kernels in js/wasm under Node"
     wasm_test -run '^$' -bench 'Forward|Merge' -benchtime "${BENCHTIME:-1x}" ./core/nn ./core/merge
     scripts/worker.sh bench
+    scripts/web.sh bench
     ;;
   ""|-h|--help|help)
     usage

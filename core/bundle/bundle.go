@@ -10,7 +10,6 @@
 package bundle
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,83 +30,12 @@ type Family struct {
 	Heads    []*nn.Head  // one per task
 }
 
-// Catalog is manifest.json: one manifest per family.
-type Catalog struct {
-	Format   string            `json:"format"`
-	Families []*shard.Manifest `json:"families"`
-}
+// Catalog is manifest.json (defined in core/shard, which the Worker can
+// import without the model code).
+type Catalog = shard.Catalog
 
-// ParseCatalog reads manifest.json and validates every family's manifest.
-func ParseCatalog(b []byte) (*Catalog, error) {
-	var raw struct {
-		Format   string            `json:"format"`
-		Families []json.RawMessage `json:"families"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("manifest.json: %v", err)
-	}
-	if raw.Format != shard.ManifestFormat {
-		return nil, fmt.Errorf("manifest.json: format %q, want %q", raw.Format, shard.ManifestFormat)
-	}
-	if len(raw.Families) == 0 {
-		return nil, fmt.Errorf("manifest.json: no families")
-	}
-	c := &Catalog{Format: raw.Format}
-	seen := map[string]bool{}
-	for i, f := range raw.Families {
-		m, err := shard.ParseManifest(f)
-		if err != nil {
-			return nil, fmt.Errorf("manifest.json: family %d: %w", i, err)
-		}
-		if seen[m.Family] {
-			return nil, fmt.Errorf("manifest.json: family %q listed twice", m.Family)
-		}
-		seen[m.Family] = true
-		c.Families = append(c.Families, m)
-	}
-	return c, nil
-}
-
-// Marshal writes manifest.json deterministically.
-func (c *Catalog) Marshal() ([]byte, error) {
-	var fams []json.RawMessage
-	for _, m := range c.Families {
-		b, err := m.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		fams = append(fams, b)
-	}
-	out, err := json.MarshalIndent(struct {
-		Format   string            `json:"format"`
-		Families []json.RawMessage `json:"families"`
-	}{shard.ManifestFormat, fams}, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
-}
-
-// Family returns the manifest of the named family.
-func (c *Catalog) Family(name string) (*shard.Manifest, error) {
-	var names []string
-	for _, m := range c.Families {
-		if m.Family == name {
-			return m, nil
-		}
-		names = append(names, m.Family)
-	}
-	return nil, fmt.Errorf("no family %q (have %s)", name, strings.Join(names, ", "))
-}
-
-// Files lists every file of every family.
-func (c *Catalog) Files() []shard.FileInfo {
-	var fs []shard.FileInfo
-	for _, m := range c.Families {
-		fs = append(fs, m.Files...)
-	}
-	return fs
-}
+// ParseCatalog reads manifest.json; see shard.ParseCatalog.
+func ParseCatalog(b []byte) (*Catalog, error) { return shard.ParseCatalog(b) }
 
 // Tensor names.
 func loraName(l, p int, factor string) string {
@@ -140,7 +68,7 @@ func DirOpener(dir string) Opener {
 }
 
 // ManifestFile is the catalog's file name inside a shard directory.
-const ManifestFile = "manifest.json"
+const ManifestFile = shard.CatalogFile
 
 // ReadCatalog reads dir/manifest.json.
 func ReadCatalog(dir string) (*Catalog, error) {

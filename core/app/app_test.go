@@ -159,8 +159,11 @@ func TestPoolRequeuesOnDeath(t *testing.T) {
 			t.Fatalf("result %d: %+v, want fitness %v", i, r, want.Fitness)
 		}
 	}
-	if p.Restarts != 2 {
-		t.Fatalf("restarts %d, want 2", p.Restarts)
+	// Each of the two dying workers dies on its first request, if it gets
+	// one: under js/wasm's single thread the first replacement may take every
+	// remaining candidate before the second worker is scheduled.
+	if p.Restarts < 1 || p.Restarts > 2 {
+		t.Fatalf("restarts %d, want 1 or 2", p.Restarts)
 	}
 	// A worker that always dies ends in an error, not a hang.
 	always := 1 << 30

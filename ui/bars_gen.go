@@ -39,8 +39,9 @@ func (c *Bars) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 		vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n"}
 		vgparent.AppendChild(vgn)
 		if c.M.Info != nil {
-			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "section", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "bars"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "view"}}}
+			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "section", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "bars"}}}
 			vgparent.AppendChild(vgn)
+			vgn.AddAttrInterface("class", c.M.TourCls(`bars`))
 			{
 				vgparent := vgn
 				_ = vgparent

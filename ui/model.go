@@ -14,14 +14,32 @@ import (
 
 	"enmplab/core/app"
 	"enmplab/core/enmp"
+	"enmplab/core/eval"
 	"enmplab/core/search"
 )
 
 // Actions is what the views can ask for; implementations must not block.
 type Actions interface {
-	Command(cmd string)     // "run", "pause", "step", "reset"
-	Set(key, value string)  // change one setting (a URL-hash key)
-	Toggle(layer, task int) // flip one module of the hand-edited mask
+	Command(cmd string)                  // "run", "pause", "step", "reset"
+	Set(key, value string)               // change one setting (a URL-hash key)
+	Toggle(layer, task int)              // flip one module of the hand-edited mask and score it
+	Select(layer, task int, measure bool) // show a module's card; measure: score its leave-one-out mask
+	Export(kind string)                  // download "mask", "log-csv", "log-json", "adapter", "adapter-config"
+}
+
+// Hand is the mask the user edits by clicking modules, and its score.
+type Hand struct {
+	Mask    search.Mask
+	Eval    *eval.Eval // nil while pending
+	Pending bool
+	Err     string
+}
+
+// Card is the module card: one (layer, task) module.
+type Card struct {
+	Layer, Task int
+	LOO         *eval.Eval // fitness of pruning this module alone, when known
+	Pending     bool
 }
 
 // FileProgress is one shard being loaded.
@@ -44,6 +62,89 @@ type Model struct {
 	Workers int
 	ViewGen int // generation shown by the population view; -1: the latest
 	Do      Actions
+	Hand    *Hand
+	Card    *Card
+	Tour    int // step of the guided tour shown; -1: closed
+}
+
+// CardText describes the selected module: layer, task, the norm of its
+// Delta W and its leave-one-out effect when known.
+func (m *Model) CardText() []string {
+	c := m.Card
+	if c == nil || m.Info == nil || c.Task >= len(m.Info.Tasks) {
+		return nil
+	}
+	T := len(m.Info.Tasks)
+	out := []string{fmt.Sprintf("layer %d, task %s (index %d)", c.Layer, m.Info.Tasks[c.Task], c.Layer*T+c.Task)}
+	if i := c.Layer*T + c.Task; i < len(m.Info.Norms) {
+		out = append(out, fmt.Sprintf("||Delta W|| = %.4f (Frobenius, q+k+v+o)", m.Info.Norms[i]))
+	}
+	switch {
+	case c.LOO != nil:
+		out = append(out, fmt.Sprintf("pruning it alone: %.2f (%+.3f vs unpruned)", c.LOO.Mean, c.LOO.Mean-m.Base()))
+	case c.Pending:
+		out = append(out, "pruning it alone: measuring...")
+	default:
+		out = append(out, "pruning it alone: click the module to measure")
+	}
+	if g := m.Shown(); g != nil && T > 0 && len(g.Freq) == m.Info.Layers*T {
+		out = append(out, fmt.Sprintf("pruned by %.0f%% of the shown generation", 100*g.Freq[c.Layer*T+c.Task]))
+	}
+	return out
+}
+
+// HandFit formats the hand mask's score.
+func (m *Model) HandFit() string {
+	h := m.Hand
+	switch {
+	case h == nil:
+		return ""
+	case h.Err != "":
+		return "error: " + h.Err
+	case h.Pending || h.Eval == nil:
+		return fmt.Sprintf("%d modules pruned: evaluating...", h.Mask.Count())
+	}
+	return fmt.Sprintf("%d modules pruned: %.2f (%+.2f vs unpruned)", h.Mask.Count(), h.Eval.Mean, h.Eval.Mean-m.Base())
+}
+
+// TourStep is one step of the guided tour: a text and the view it points at.
+type TourStep struct{ Target, Text string }
+
+// Tour is the guided tour.
+var Tour = []TourStep{
+	{"population", "Each square grid is one candidate mask: rows are layers, columns are tasks, dark red modules are left out of the merge. The search (CMA-ES) proposes a population of masks every generation; the framed one scores best."},
+	{"curve", "Fitness is the mean normalised validation accuracy of the merged model (100 = as good as each expert on its own task). The green line is the best mask so far, grey the unpruned merge."},
+	{"heatmap", "The heatmap shows how often each module is pruned in the shown generation: modules the search keeps dropping are the ones that interfere."},
+	{"tools", "Click any module to open its card (size of its Delta W, effect of pruning it alone) and to flip it in your own mask, scored at once. Exports give the mask, the run log and the merged adapter."},
+	{"bars", "When the search ends, the table shows test accuracy per task: expert, unpruned merge and the best ENMP mask, measured once on held-out data."},
+}
+
+// TourShown is the current tour step, or nil when closed or hidden.
+func (m *Model) TourShown() *TourStep {
+	if m.State.Hidden("tour") || m.Tour < 0 || m.Tour >= len(Tour) {
+		return nil
+	}
+	return &Tour[m.Tour]
+}
+
+// TourCls is the class of view name: highlighted when the tour points at it.
+func (m *Model) TourCls(name string) string {
+	if t := m.TourShown(); t != nil && t.Target == name {
+		return "view tour-target"
+	}
+	return "view"
+}
+
+// CellCls is a module square's class in a grid.
+func (m *Model) CellCls(cell Cell) string {
+	c := "mod"
+	if cell.Pruned {
+		c += " pruned"
+	}
+	if m.Card != nil && m.Card.Layer == cell.Layer && m.Card.Task == cell.Task {
+		c += " sel"
+	}
+	return c
 }
 
 // Shown is the generation the population view shows, or nil.
@@ -284,4 +385,22 @@ type HeatCell struct {
 	X, Y    int
 	Opacity string
 	Title   string
+}
+
+// HandMask is the hand-edited mask, or the best so far before any edit.
+func (m *Model) HandMask() search.Mask {
+	if m.Hand != nil {
+		return m.Hand.Mask
+	}
+	if n := len(m.Gens); n > 0 {
+		return m.Gens[n-1].Best.Mask
+	}
+	if m.Info != nil {
+		sp := m.Info.Space
+		if sp.Projs > 0 {
+			return search.NewProjMask(sp.Layers, sp.Tasks, sp.Projs)
+		}
+		return search.NewMask(sp.Layers, sp.Tasks)
+	}
+	return search.Mask{}
 }

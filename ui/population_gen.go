@@ -35,13 +35,6 @@ func (c *Population) cls(r search.Result) string {
 	}
 	return "cand"
 }
-
-func (c *Population) cellCls(cell Cell) string {
-	if cell.Pruned {
-		return "mod pruned"
-	}
-	return "mod"
-}
 func (c *Population) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 
 	vgout = &vugu.BuildOut{}
@@ -49,8 +42,9 @@ func (c *Population) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 	var vgiterkey interface{}
 	_ = vgiterkey
 	var vgn *vugu.VGNode
-	vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "section", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "population"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "view"}}}
+	vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "section", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "population"}}}
 	vgout.Out = append(vgout.Out, vgn)	// root for output
+	vgn.AddAttrInterface("class", c.M.TourCls(`population`))
 	{
 		vgparent := vgn
 		_ = vgparent
@@ -158,11 +152,23 @@ func (c *Population) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								_ = cell
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "rect", Attr: []vugu.VGAttribute(nil)}
 								vgparent.AppendChild(vgn)
-								vgn.AddAttrInterface("class", c.cellCls(cell))
+								vgn.AddAttrInterface("class", c.M.CellCls(cell))
+								vgn.AddAttrInterface("data-layer", cell.Layer)
+								vgn.AddAttrInterface("data-task", cell.Task)
 								vgn.AddAttrInterface("height", cell.H)
 								vgn.AddAttrInterface("width", cell.W)
 								vgn.AddAttrInterface("x", cell.X)
 								vgn.AddAttrInterface("y", cell.Y)
+								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+									EventType:	"click",
+									Func:		func(event vugu.DOMEvent) { c.M.Do.Select(cell.Layer, cell.Task, true) },
+									// TODO: implement capture, etc. mostly need to decide syntax
+								})
+								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+									EventType:	"mouseenter",
+									Func:		func(event vugu.DOMEvent) { c.M.Do.Select(cell.Layer, cell.Task, false) },
+									// TODO: implement capture, etc. mostly need to decide syntax
+								})
 								{
 									vgparent := vgn
 									_ = vgparent

@@ -20,16 +20,21 @@ type Worker interface {
 // MaxTries bounds how often one request is re-queued after worker deaths.
 const MaxTries = 3
 
-// Pool schedules requests over workers: a shared queue, one request in
-// flight per worker, a dead worker restarted and its request re-queued, and
-// answers placed by position, so the outcome never depends on the number of
-// workers or on who finished first. It also remembers every answer by mask,
-// so a mask is computed once per page whatever worker it lands on.
+// Pool schedules requests over workers: a shared queue of idle workers, one
+// request in flight per worker, a dead worker restarted and its request
+// re-queued, and answers placed by position, so the outcome never depends
+// on the number of workers or on who finished first. Several Runs may be
+// in flight at once (a generation and a hand-toggled mask): they share the
+// idle workers. It also remembers every answer by mask, so a mask is
+// computed once per page whatever worker it lands on.
 type Pool struct {
 	mu       sync.Mutex
 	workers  []Worker
+	free     chan int // idle workers
 	restart  func(i int) (Worker, error)
 	cache    map[string]eval.Eval
+	nextID   int
+	loadMu   sync.Mutex
 	Restarts int // workers replaced so far
 	Computed int // requests actually sent to a worker
 }
@@ -39,13 +44,25 @@ func NewPool(ws []Worker, restart func(i int) (Worker, error)) (*Pool, error) {
 	if len(ws) == 0 {
 		return nil, errors.New("pool: no workers")
 	}
-	return &Pool{workers: ws, restart: restart, cache: map[string]eval.Eval{}}, nil
+	p := &Pool{workers: ws, restart: restart, cache: map[string]eval.Eval{}, free: make(chan int, len(ws))}
+	for i := range ws {
+		p.free <- i
+	}
+	return p, nil
 }
 
 // Size is the number of workers.
 func (p *Pool) Size() int { return len(p.workers) }
 
 func cacheKey(r Request) string { return fmt.Sprintf("%s|%s|%v", r.Op, r.Mask, r.Lambda) }
+
+// Cached returns the answer to r if some Run already computed it.
+func (p *Pool) Cached(r Request) (eval.Eval, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.cache[cacheKey(r)]
+	return e, ok
+}
 
 // Run answers every request, in order. The first refused request or an
 // unrecoverable worker failure stops it with an error.
@@ -71,16 +88,9 @@ func (p *Pool) Run(ctx context.Context, reqs []Request) ([]eval.Eval, error) {
 			return nil, err
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i, r := range reqs {
-		k := cacheKey(r)
-		if j := first[k]; j != i {
-			if e, ok := p.cache[k]; ok {
-				out[i] = e
-			} else {
-				out[i] = out[j]
-			}
+		if j, ok := first[cacheKey(r)]; ok && j != i {
+			out[i] = out[j]
 		}
 	}
 	return out, nil
@@ -89,88 +99,129 @@ func (p *Pool) Run(ctx context.Context, reqs []Request) ([]eval.Eval, error) {
 func (p *Pool) schedule(ctx context.Context, reqs []Request, todo []int, out []eval.Eval) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan int, len(todo))
-	for _, i := range todo {
-		jobs <- i
-	}
-	tries := make([]int, len(reqs))
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
 		firstErr error
-		left     = len(todo)
-		done     = make(chan struct{})
 	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
-	}
-	for w := range p.workers {
+	for _, i := range todo {
 		wg.Add(1)
-		go func(w int) {
+		go func(i int) {
 			defer wg.Done()
-			for {
-				var i int
-				select {
-				case i = <-jobs:
-				case <-done:
-					return
-				case <-ctx.Done():
-					return
-				}
-				p.mu.Lock()
-				worker := p.workers[w]
-				p.mu.Unlock()
-				r := reqs[i]
-				r.ID = i
-				resp, err := worker.Do(ctx, r)
-				if ctx.Err() != nil {
-					return
-				}
-				if err != nil {
-					p.mu.Lock()
-					tries[i]++
-					n := tries[i]
-					p.mu.Unlock()
-					if n >= MaxTries {
-						fail(fmt.Errorf("pool: workers died %d times on one candidate: %v", n, err))
-						return
-					}
-					nw, rerr := p.restart(w)
-					if rerr != nil {
-						fail(fmt.Errorf("pool: restarting worker %d: %v", w, rerr))
-						return
-					}
-					p.mu.Lock()
-					p.workers[w] = nw
-					p.Restarts++
-					p.mu.Unlock()
-					jobs <- i // re-queue; the channel has room for every job
-					continue
-				}
-				if resp.Error != "" {
-					fail(errors.New(resp.Error))
-					return
-				}
-				p.mu.Lock()
-				p.Computed++
-				out[i] = resp.Eval
-				p.cache[cacheKey(reqs[i])] = resp.Eval
-				left--
-				if left == 0 {
-					close(done)
-				}
-				p.mu.Unlock()
+			resp, err := p.do(ctx, -1, reqs[i])
+			if err == nil && resp.Error != "" {
+				err = errors.New(resp.Error)
 			}
-		}(w)
+			if err != nil {
+				errOnce.Do(func() { firstErr = err; cancel() })
+				return
+			}
+			p.mu.Lock()
+			out[i] = resp.Eval
+			p.cache[cacheKey(reqs[i])] = resp.Eval
+			p.mu.Unlock()
+		}(i)
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	return firstErr
+}
+
+// do sends r to an idle worker (or to worker w when w >= 0, which the
+// caller already holds), restarting dead workers up to MaxTries times.
+func (p *Pool) do(ctx context.Context, w int, r Request) (Response, error) {
+	held := w >= 0
+	for tries := 0; ; {
+		if !held {
+			select {
+			case w = <-p.free:
+			case <-ctx.Done():
+				return Response{}, ctx.Err()
+			}
+		}
+		p.mu.Lock()
+		worker := p.workers[w]
+		p.nextID++
+		r.ID = p.nextID
+		p.mu.Unlock()
+		resp, err := worker.Do(ctx, r)
+		if err == nil || ctx.Err() != nil {
+			if !held {
+				p.free <- w
+			}
+			if err == nil {
+				p.mu.Lock()
+				p.Computed++
+				p.mu.Unlock()
+			}
+			return resp, err
+		}
+		tries++
+		if tries >= MaxTries {
+			if !held {
+				p.free <- w
+			}
+			return Response{}, fmt.Errorf("pool: workers died %d times on one request: %v", tries, err)
+		}
+		nw, rerr := p.restart(w)
+		if rerr != nil {
+			if !held {
+				p.free <- w
+			}
+			return Response{}, fmt.Errorf("pool: restarting worker %d: %v", w, rerr)
+		}
+		p.mu.Lock()
+		p.workers[w] = nw
+		p.Restarts++
+		p.mu.Unlock()
+		if !held {
+			p.free <- w
+		}
 	}
-	if err := ctx.Err(); err != nil && left > 0 {
-		return err
+}
+
+// LoadTest gives every worker the test split (files: name -> bytes): the
+// first worker measures the experts' test accuracies, the others reuse
+// them. It holds all workers while it runs, and returns the accuracies.
+func (p *Pool) LoadTest(ctx context.Context, files map[string][]byte) ([]float64, error) {
+	p.loadMu.Lock()
+	defer p.loadMu.Unlock()
+	n := len(p.workers)
+	held := make([]int, 0, n)
+	defer func() {
+		for _, w := range held {
+			p.free <- w
+		}
+	}()
+	for len(held) < n {
+		select {
+		case w := <-p.free:
+			held = append(held, w)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	return nil
+	load := func(w int, et []float64) ([]float64, error) {
+		resp, err := p.do(ctx, w, Request{Op: "loadtest", Files: files, ExpertTest: et})
+		if err == nil && resp.Error != "" {
+			err = errors.New(resp.Error)
+		}
+		return resp.Eval.Acc, err
+	}
+	et, err := load(held[0], nil)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, w := range held[1:] {
+		wg.Add(1)
+		go func(i, w int) {
+			defer wg.Done()
+			_, errs[i] = load(w, et)
+		}(i, w)
+	}
+	wg.Wait()
+	return et, errors.Join(errs...)
 }
 
 // EvalFunc evaluates search candidates on validation through the pool:

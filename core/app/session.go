@@ -16,6 +16,8 @@ import (
 type Evaluator interface {
 	EvalFunc() search.EvalFunc
 	Eval(ctx context.Context, op string, m search.Mask, lambda float64) (eval.Eval, error)
+	Run(ctx context.Context, reqs []Request) ([]eval.Eval, error)
+	LoadTest(ctx context.Context, files map[string][]byte) ([]float64, error)
 }
 
 // Gen is one completed generation, as the views need it.
@@ -36,6 +38,9 @@ type Session struct {
 	S      search.Searcher
 	Gens   []Gen
 	ev     Evaluator
+	// TestFiles fetches the test split's file(s) when the engines were
+	// started without them (nil: they have it already).
+	TestFiles func(ctx context.Context) (map[string][]byte, error)
 }
 
 // NewSession starts a fresh search of cfg over the engine's space.
@@ -188,23 +193,16 @@ func (s *Session) Report(ctx context.Context) (*enmp.Report, error) {
 	if !ok {
 		return nil, errors.New("no generation evaluated yet")
 	}
-	sp := s.Info.Space
-	none := search.NewMask(sp.Layers, sp.Tasks)
-	if sp.Projs > 0 {
-		none = search.NewProjMask(sp.Layers, sp.Tasks, sp.Projs)
+	if err := s.EnsureTest(ctx); err != nil {
+		return nil, err
 	}
-	uTest, err := s.ev.Eval(ctx, "test", none, 0)
+	none := s.EmptyMask()
+	evs, err := s.ev.Run(ctx, []Request{{Op: "test", Mask: none.Key()}, {Op: "eval", Mask: best.Mask.Key(), Lambda: best.Lambda},
+		{Op: "test", Mask: best.Mask.Key(), Lambda: best.Lambda}})
 	if err != nil {
 		return nil, err
 	}
-	bVal, err := s.ev.Eval(ctx, "eval", best.Mask, best.Lambda)
-	if err != nil {
-		return nil, err
-	}
-	bTest, err := s.ev.Eval(ctx, "test", best.Mask, best.Lambda)
-	if err != nil {
-		return nil, err
-	}
+	uTest, bVal, bTest := evs[0], evs[1], evs[2]
 	lambda := best.Lambda
 	if lambda == 0 {
 		lambda = s.Info.Lambda
@@ -220,3 +218,58 @@ func (s *Session) Report(ctx context.Context) (*enmp.Report, error) {
 	}
 	return r, nil
 }
+
+// EmptyMask is the mask pruning nothing in the session's space.
+func (s *Session) EmptyMask() search.Mask {
+	sp := s.Info.Space
+	if sp.Projs > 0 {
+		return search.NewProjMask(sp.Layers, sp.Tasks, sp.Projs)
+	}
+	return search.NewMask(sp.Layers, sp.Tasks)
+}
+
+// EnsureTest gives the workers the test split if they lack it (fetched
+// through TestFiles) and records the experts' test accuracies in Info.
+func (s *Session) EnsureTest(ctx context.Context) error {
+	if s.Info.HasTest {
+		return nil
+	}
+	if s.TestFiles == nil {
+		return errors.New("the test split is not loaded and there is no way to fetch it")
+	}
+	files, err := s.TestFiles(ctx)
+	if err != nil {
+		return fmt.Errorf("test split: %v", err)
+	}
+	et, err := s.ev.LoadTest(ctx, files)
+	if err != nil {
+		return err
+	}
+	s.Info.ExpertTest, s.Info.HasTest = et, true
+	return nil
+}
+
+// EvalMask scores one mask outside the search (a hand-edited mask, a
+// module's leave-one-out mask) on validation. It only reads the session's
+// evaluator, so a UI may call it while a generation runs.
+func (s *Session) EvalMask(ctx context.Context, m search.Mask) (eval.Eval, error) {
+	sp := s.Info.Space
+	if m.Layers != sp.Layers || m.Tasks != sp.Tasks || m.Projs != sp.Projs {
+		return eval.Eval{}, fmt.Errorf("mask is %dx%dx%d, the family needs %dx%dx%d", m.Layers, m.Tasks, m.Projs, sp.Layers, sp.Tasks, sp.Projs)
+	}
+	return s.ev.Eval(ctx, "eval", m, 0)
+}
+
+// Toggle returns a copy of m with module (layer, task) flipped: every
+// projection of it pruned, or all restored when any was pruned.
+func Toggle(m search.Mask, layer, task int) (search.Mask, error) {
+	if layer < 0 || layer >= m.Layers || task < 0 || task >= m.Tasks {
+		return m, fmt.Errorf("module (%d, %d) outside the %dx%d grid", layer, task, m.Layers, m.Tasks)
+	}
+	out := m.Clone()
+	out.Set(layer, task, !modulePruned(m, layer, task))
+	return out, nil
+}
+
+// LeaveOneOut is the mask pruning module (layer, task) only.
+func (s *Session) LeaveOneOut(layer, task int) (search.Mask, error) { return Toggle(s.EmptyMask(), layer, task) }

@@ -3,6 +3,7 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"enmplab/core/data"
 	"enmplab/core/nn"
@@ -15,7 +16,62 @@ type Opener func(name string) ([]byte, error)
 // Load reads and verifies every file of family manifest m: sizes and
 // SHA-256 against the manifest, then tensor names, dtypes and shapes against
 // the architecture. Any problem is an error naming the file.
-func Load(m *shard.Manifest, open Opener) (*Family, error) {
+func Load(m *shard.Manifest, open Opener) (*Family, error) { return load(m, open, true) }
+
+// LoadWithoutTest is Load without the test split: every task's Test is
+// empty and the test file is never opened (the browser fetches it only when
+// a search ends; WithTest adds it then).
+func LoadWithoutTest(m *shard.Manifest, open Opener) (*Family, error) { return load(m, open, false) }
+
+// IsTestFile says whether fi is the test split's data file of its family
+// (named <family>-test.<hash>.safetensors by the writer).
+func IsTestFile(m *shard.Manifest, fi shard.FileInfo) bool {
+	return fi.Kind == shard.KindData && strings.HasPrefix(fi.Name, m.Family+"-test.")
+}
+
+// WithTest returns a copy of f (sharing its weights) whose tasks carry the
+// test split read from the family's test file, verified like Load does.
+func WithTest(f *Family, open Opener) (*Family, error) {
+	m := f.Manifest
+	for _, fi := range m.Files {
+		if !IsTestFile(m, fi) {
+			continue
+		}
+		b, err := open(fi.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fi.Name, err)
+		}
+		if err := shard.VerifyBytes(fi, b); err != nil {
+			return nil, err
+		}
+		df, err := shard.Decode(fi.Name, b)
+		if err != nil {
+			return nil, err
+		}
+		if df.Metadata["split"] != "test" {
+			return nil, fmt.Errorf("%s: data file with split %q, want test", fi.Name, df.Metadata["split"])
+		}
+		g := *f
+		g.Tasks = append([]data.Task(nil), f.Tasks...)
+		size := data.SampleSize(f.Config.Family)
+		for i, mt := range m.Tasks {
+			t := &g.Tasks[i]
+			if t.Test.X, err = df.U8(mt.Name+".x", mt.NTest, size); err != nil {
+				return nil, fmt.Errorf("%s: %w", fi.Name, err)
+			}
+			if t.Test.Y, err = df.I32(mt.Name+".y", mt.NTest); err != nil {
+				return nil, fmt.Errorf("%s: %w", fi.Name, err)
+			}
+			if err := t.Validate(f.Config.Family); err != nil {
+				return nil, fmt.Errorf("%s: %w", fi.Name, err)
+			}
+		}
+		return &g, nil
+	}
+	return nil, fmt.Errorf("manifest of %s lists no test data file", m.Family)
+}
+
+func load(m *shard.Manifest, open Opener, withTest bool) (*Family, error) {
 	get := func(kind, task string) (string, *shard.File, []byte, error) {
 		for _, fi := range m.Files {
 			if fi.Kind == kind && fi.Task == task {
@@ -68,7 +124,7 @@ func Load(m *shard.Manifest, open Opener) (*Family, error) {
 	var vf, tf *shard.File
 	var vname, tname string
 	for _, fi := range m.Files {
-		if fi.Kind != shard.KindData {
+		if fi.Kind != shard.KindData || (!withTest && IsTestFile(m, fi)) {
 			continue
 		}
 		b, err := open(fi.Name)
@@ -91,7 +147,7 @@ func Load(m *shard.Manifest, open Opener) (*Family, error) {
 			return nil, fmt.Errorf("%s: data file with split %q", fi.Name, f.Metadata["split"])
 		}
 	}
-	if vf == nil || tf == nil {
+	if vf == nil || (tf == nil && withTest) {
 		return nil, fmt.Errorf("manifest of %s lacks a val or test data file", m.Family)
 	}
 	size := data.SampleSize(c.Family)
@@ -103,6 +159,9 @@ func Load(m *shard.Manifest, open Opener) (*Family, error) {
 			n    int
 			dst  *data.Split
 		}{{vf, vname, mt.NVal, &t.Val}, {tf, tname, mt.NTest, &t.Test}} {
+			if sp.f == nil {
+				continue
+			}
 			if sp.dst.X, err = sp.f.U8(mt.Name+".x", sp.n, size); err != nil {
 				return nil, fmt.Errorf("%s: %w", sp.name, err)
 			}

@@ -52,13 +52,17 @@ func Default() Config {
 }
 
 // NewEvaluator builds the evaluator of c for family f.
-func NewEvaluator(f *bundle.Family, c Config) (*eval.Evaluator, error) {
+func NewEvaluator(f *bundle.Family, c Config) (*eval.Evaluator, error) { return NewEvaluatorKnown(f, c, nil) }
+
+// NewEvaluatorKnown is NewEvaluator reusing what another evaluator of the
+// same family and settings measured (known may be nil).
+func NewEvaluatorKnown(f *bundle.Family, c Config, known *eval.Reference) (*eval.Evaluator, error) {
 	projs := 0
 	if c.Projections {
 		projs = 4
 	}
 	return eval.New(f, eval.Options{Method: c.Method, Params: c.Params, Lambda: c.Lambda, ValPerTask: c.ValPerTask,
-		Projs: projs, Seed: c.Seed, Workers: c.Workers, NoDedup: c.NoDedup, NoPrefix: c.NoPrefix, NoMergeCache: c.NoMergeCache})
+		Projs: projs, Seed: c.Seed, Workers: c.Workers, NoDedup: c.NoDedup, NoPrefix: c.NoPrefix, NoMergeCache: c.NoMergeCache, Known: known})
 }
 
 // NewSearcher builds the searcher of c over space sp.

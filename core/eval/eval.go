@@ -39,6 +39,20 @@ type Options struct {
 	Workers int
 	// NoDedup, NoPrefix and NoMergeCache switch the speed-ups off (for benchmarks).
 	NoDedup, NoPrefix, NoMergeCache bool
+	// Known, when set, supplies what New would otherwise measure, as an
+	// evaluator of the same family and options measured it (the browser
+	// measures it in one worker and hands it to the others). Numbers are
+	// unchanged; only the work is skipped.
+	Known *Reference
+}
+
+// Reference is what New measures before any mask: each expert alone on its
+// own task (validation and test) and the unpruned merge on validation.
+// A nil or short slice, or a nil Baseline, is measured as usual.
+type Reference struct {
+	ExpertVal  []float64 `json:"expert_val"`
+	ExpertTest []float64 `json:"expert_test,omitempty"`
+	Baseline   *Eval     `json:"baseline,omitempty"`
 }
 
 // Eval is the outcome of one mask on one split.
@@ -155,7 +169,17 @@ func New(fam *bundle.Family, o Options) (*Evaluator, error) {
 	// accuracy. It depends only on the family and the validation size, so
 	// evaluators of the same family (tuning builds dozens) share it.
 	key := expertKey{fam, o.ValPerTask}
-	if v, ok := expertCache.Load(key); ok {
+	if k := o.Known; k != nil && len(k.ExpertVal) == len(fam.Tasks) {
+		e.expertVal = append([]float64(nil), k.ExpertVal...)
+		if len(k.ExpertTest) == len(fam.Tasks) {
+			e.expertTest = append([]float64(nil), k.ExpertTest...)
+		} else {
+			for i := range fam.Tasks {
+				em := fam.Experts[i].Apply(fam.Backbone, 1)
+				e.expertTest = append(e.expertTest, e.taskAcc(em, e.test, i))
+			}
+		}
+	} else if v, ok := expertCache.Load(key); ok {
 		acc := v.([2][]float64)
 		e.expertVal, e.expertTest = acc[0], acc[1]
 	} else {
@@ -165,6 +189,10 @@ func New(fam *bundle.Family, o Options) (*Evaluator, error) {
 			e.expertTest = append(e.expertTest, e.taskAcc(em, e.test, i))
 		}
 		expertCache.Store(key, [2][]float64{e.expertVal, e.expertTest})
+	}
+	if o.Known != nil && o.Known.Baseline != nil && len(o.Known.Baseline.Acc) == len(fam.Tasks) {
+		e.baseline = *o.Known.Baseline
+		return e, nil
 	}
 	base, err := e.score(search.NewMask(e.space.Layers, e.space.Tasks), e.lambda, false)
 	if err != nil {
@@ -296,6 +324,24 @@ func rowKey(m search.Mask, l int) string {
 
 // mergedLayer returns the four merged attention matrices of layer l.
 func (e *Evaluator) mergedLayer(m search.Mask, l int, lambda float64) ([4][]float32, error) {
+	return e.merged(m, l, lambda, false)
+}
+
+// Phi returns the merged (unscaled) delta of each attention projection of
+// layer l under mask m, row-major [Width x Width], exactly as the
+// evaluator adds it (W = W0 + lambda*Phi): for exports. The slices are
+// shared with the evaluator's cache and must not be modified.
+func (e *Evaluator) Phi(m search.Mask, l int) ([4][]float32, error) {
+	if err := e.checkMask(m); err != nil {
+		return [4][]float32{}, err
+	}
+	if l < 0 || l >= e.fam.Config.Layers {
+		return [4][]float32{}, fmt.Errorf("eval: layer %d outside [0,%d)", l, e.fam.Config.Layers)
+	}
+	return e.merged(m, l, 0, true)
+}
+
+func (e *Evaluator) merged(m search.Mask, l int, lambda float64, phiOnly bool) ([4][]float32, error) {
 	var out [4][]float32
 	c := e.fam.Config
 	d := c.Width
@@ -329,6 +375,10 @@ func (e *Evaluator) mergedLayer(m search.Mask, l int, lambda float64) ([4][]floa
 				e.merges[key] = phi
 			}
 			e.mu.Unlock()
+		}
+		if phiOnly {
+			out[p] = phi
+			continue
 		}
 		w := append([]float32(nil), e.fam.Backbone.Blocks[l].Proj(p)...)
 		lam := float32(lambda)

@@ -11,6 +11,7 @@ import (
 
 	"enmplab/core/app"
 	"enmplab/core/enmp"
+	"enmplab/core/eval"
 )
 
 // jsWorker is one Web Worker running wasm/evalworker; it implements app.Worker.
@@ -22,14 +23,19 @@ type jsWorker struct {
 	onmsg    js.Func
 	onerr    js.Func
 	deathMsg string
+	d        *initData
 }
 
-// initData is what every worker receives: the family's bytes and the config.
+// initData is what every worker receives: the family's bytes (the test
+// split's only once fetched), the config and the references measured by
+// the first worker.
 type initData struct {
+	mu      sync.Mutex
 	catalog []byte
 	family  string
 	files   map[string][]byte
 	config  enmp.Config
+	known   *eval.Reference
 }
 
 func (w *jsWorker) die(msg string) {
@@ -40,7 +46,7 @@ func (w *jsWorker) die(msg string) {
 // the compiled module and the family, and waits for its Info.
 func startWorker(ctx context.Context, d *initData) (*jsWorker, app.Info, error) {
 	g := js.Global()
-	w := &jsWorker{w: g.Get("Worker").New(g.Get("enmpWorkerURL")), msgs: make(chan js.Value, 16), dead: make(chan struct{})}
+	w := &jsWorker{w: g.Get("Worker").New(g.Get("enmpWorkerURL")), msgs: make(chan js.Value, 16), dead: make(chan struct{}), d: d}
 	w.onmsg = js.FuncOf(func(this js.Value, a []js.Value) any {
 		select {
 		case w.msgs <- a[0].Get("data"):
@@ -67,17 +73,25 @@ func startWorker(ctx context.Context, d *initData) (*jsWorker, app.Info, error) 
 	if _, err := w.expect(ctx, "ready"); err != nil {
 		return nil, info, err
 	}
+	d.mu.Lock()
 	files := g.Get("Object").New()
 	for k, b := range d.files {
 		files.Set(k, jsBytes(b))
 	}
 	cfg, _ := json.Marshal(d.config)
+	known := ""
+	if d.known != nil {
+		b, _ := json.Marshal(d.known)
+		known = string(b)
+	}
+	d.mu.Unlock()
 	m = g.Get("Object").New()
 	m.Set("type", "init")
 	m.Set("catalog", jsBytes(d.catalog))
 	m.Set("family", d.family)
 	m.Set("config", string(cfg))
 	m.Set("files", files)
+	m.Set("known", known)
 	w.w.Call("postMessage", m)
 	v, err := w.expect(ctx, "info")
 	if err != nil {
@@ -120,16 +134,27 @@ func (w *jsWorker) Do(ctx context.Context, r app.Request) (app.Response, error) 
 		return app.Response{}, errors.New(w.deathMsg)
 	default:
 	}
+	if r.Op == "loadtest" {
+		files := js.Global().Get("Object").New()
+		for k, b := range r.Files {
+			files.Set(k, jsBytes(b))
+		}
+		m.Set("files", files)
+	}
 	w.w.Call("postMessage", m)
-	v, err := w.expect(ctx, "resp")
-	if err != nil {
-		return app.Response{}, err
+	for {
+		v, err := w.expect(ctx, "resp")
+		if err != nil {
+			return app.Response{}, err
+		}
+		var resp app.Response
+		if err := json.Unmarshal([]byte(v.Get("json").String()), &resp); err != nil {
+			return resp, err
+		}
+		if resp.ID == r.ID { // an answer to a request abandoned earlier is skipped
+			return resp, nil
+		}
 	}
-	var resp app.Response
-	if err := json.Unmarshal([]byte(v.Get("json").String()), &resp); err != nil {
-		return resp, err
-	}
-	return resp, nil
 }
 
 func (w *jsWorker) terminate() {

@@ -5,7 +5,8 @@
 // the page. All logic is in core/app; this file only moves bytes.
 //
 // Messages in: {type:"init", catalog: Uint8Array, family, config: JSON,
-// files: {name: Uint8Array}} and {type:"req", json: app.Request}.
+// known: JSON eval.Reference or "", files: {name: Uint8Array}} and
+// {type:"req", json: app.Request, files: {name: Uint8Array} (loadtest only)}.
 // Messages out: {type:"ready"}, {type:"info", json: app.Info},
 // {type:"resp", json: app.Response}, {type:"error", error}.
 package evalworker
@@ -17,7 +18,21 @@ import (
 
 	"enmplab/core/app"
 	"enmplab/core/enmp"
+	"enmplab/core/eval"
 )
+
+func filesOf(fs js.Value) map[string][]byte {
+	files := map[string][]byte{}
+	if fs.Type() != js.TypeObject {
+		return files
+	}
+	keys := js.Global().Get("Object").Call("keys", fs)
+	for i := 0; i < keys.Length(); i++ {
+		k := keys.Index(i).String()
+		files[k] = bytesOf(fs.Get(k))
+	}
+	return files
+}
 
 func bytesOf(v js.Value) []byte {
 	b := make([]byte, v.Get("length").Int())
@@ -65,12 +80,14 @@ func handle(d js.Value, engp **app.Engine) {
 				post("error", "error", "worker: bad config: "+err.Error())
 				return
 			}
-			files := map[string][]byte{}
-			fs := d.Get("files")
-			keys := js.Global().Get("Object").Call("keys", fs)
-			for i := 0; i < keys.Length(); i++ {
-				k := keys.Index(i).String()
-				files[k] = bytesOf(fs.Get(k))
+			files := filesOf(d.Get("files"))
+			var known *eval.Reference
+			if k := d.Get("known"); k.Type() == js.TypeString && k.String() != "" {
+				known = new(eval.Reference)
+				if err := json.Unmarshal([]byte(k.String()), known); err != nil {
+					post("error", "error", "worker: bad references: "+err.Error())
+					return
+				}
 			}
 			open := func(name string) ([]byte, error) {
 				b, ok := files[name]
@@ -79,7 +96,7 @@ func handle(d js.Value, engp **app.Engine) {
 				}
 				return b, nil
 			}
-			e, err := app.NewEngine(bytesOf(d.Get("catalog")), d.Get("family").String(), open, c)
+			e, err := app.NewEngine(bytesOf(d.Get("catalog")), d.Get("family").String(), open, c, known)
 			if err != nil {
 				post("error", "error", err.Error())
 				return
@@ -95,6 +112,7 @@ func handle(d js.Value, engp **app.Engine) {
 			} else if eng == nil {
 				resp = app.Response{ID: r.ID, Error: "worker: not initialised"}
 			} else {
+				r.Files = filesOf(d.Get("files"))
 				resp = eng.Handle(r)
 			}
 			b, _ := json.Marshal(resp)

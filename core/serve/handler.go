@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -48,6 +49,8 @@ type Handler struct {
 	mu      sync.Mutex
 	cat     *catalog
 	checked time.Time
+	gz      map[string][]byte // ETag -> gzip-compressed bytes
+	gzBytes int
 }
 
 type catalog struct {
@@ -255,8 +258,92 @@ type object struct {
 	open                           func(off, n int64) (io.ReadCloser, error)
 }
 
+// acceptsGzip says whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(header(r, "Accept-Encoding"), ",") {
+		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") || strings.TrimSpace(name) == "*" {
+			q = strings.TrimSpace(q)
+			return !(strings.HasPrefix(q, "q=0") && strings.Trim(strings.TrimPrefix(q, "q="), "0.") == "")
+		}
+	}
+	return false
+}
+
+// gzipMin is the smallest object worth compressing; gzipCacheMax bounds
+// the compressed bytes kept in memory.
+const (
+	gzipMin      = 1024
+	gzipCacheMax = 256 << 20
+)
+
+// gzipped returns o's bytes gzip-compressed, cached by ETag (the content's
+// SHA-256, so an entry can never go stale).
+func (h *Handler) gzipped(o object) ([]byte, error) {
+	h.mu.Lock()
+	if b, ok := h.gz[o.etag]; ok {
+		h.mu.Unlock()
+		return b, nil
+	}
+	h.mu.Unlock()
+	rc, err := o.open(0, o.size)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if m, err := io.Copy(zw, rc); err != nil || m != o.size {
+		return nil, fmt.Errorf("read %d of %d bytes: %v", m, o.size, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	h.mu.Lock()
+	if h.gz == nil {
+		h.gz = map[string][]byte{}
+	}
+	if h.gzBytes+len(b) <= gzipCacheMax {
+		h.gz[o.etag] = b
+		h.gzBytes += len(b)
+	}
+	h.mu.Unlock()
+	return b, nil
+}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o object) {
 	hd := w.Header()
+	hd.Set("Vary", "Accept-Encoding")
+	// A full (non-Range) GET from a client that accepts gzip gets the
+	// gzip-compressed representation, with its own ETag; Range requests
+	// always address the identity bytes.
+	if r.Method == http.MethodGet && header(r, "Range") == "" && o.size >= gzipMin && acceptsGzip(r) {
+		gzTag := strings.TrimSuffix(o.etag, `"`) + `.gz"`
+		hd.Set("ETag", gzTag)
+		hd.Set("Cache-Control", o.cache)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		if inm := header(r, "If-None-Match"); inm != "" && (etagListMatch(inm, gzTag) || etagListMatch(inm, o.etag)) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		b, err := h.gzipped(o)
+		if err == nil {
+			hd.Set("Accept-Ranges", "bytes")
+			hd.Set("Content-Type", o.contentType)
+			hd.Set("Content-Encoding", "gzip")
+			hd.Set("Content-Length", strconv.Itoa(len(b)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(b)
+			return
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			fail(w, http.StatusNotFound, "shard %q is listed in %s but missing from storage", o.name, ManifestFile)
+			return
+		}
+		h.logf("serve: gzip %s: %v", o.name, err)
+		// fall back to the identity representation
+	}
 	hd.Set("ETag", o.etag)
 	hd.Set("Cache-Control", o.cache)
 	hd.Set("Accept-Ranges", "bytes")

@@ -1,6 +1,8 @@
 package serve_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -198,5 +200,70 @@ func TestDirStorage(t *testing.T) {
 		if _, err := d.Open(ctx, n, 0, -1); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(%q) = %v, want fs.ErrNotExist", n, err)
 		}
+	}
+}
+
+// A full GET from a client accepting gzip gets Content-Encoding: gzip whose
+// bytes inflate to the shard, with its own ETag (If-None-Match answers 304);
+// Range requests and clients without gzip get the identity bytes.
+func TestGzipFullResponses(t *testing.T) {
+	dir, srv := fixtureServer(t)
+	cat, err := os.ReadFile(filepath.Join(dir, serve.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var big string
+	var want []byte
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if e.Name() != serve.ManifestFile && len(b) >= 1024 && strings.Contains(string(cat), e.Name()) {
+			big, want = e.Name(), b
+			break
+		}
+	}
+	if big == "" {
+		t.Skip("fixture has no shard of 1 KiB or more")
+	}
+	get := func(hdr map[string]string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+serve.ShardPrefix+big, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := get(map[string]string{"Accept-Encoding": "br, gzip"})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("gzip GET: %d %v", resp.StatusCode, resp.Header)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("inflated body differs from the shard (%v)", err)
+	}
+	etag := resp.Header.Get("ETag")
+	if r := get(map[string]string{"Accept-Encoding": "gzip", "If-None-Match": etag}); r.StatusCode != 304 {
+		t.Fatalf("If-None-Match %s: %d", etag, r.StatusCode)
+	}
+	r := get(map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=10-"})
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 206 || r.Header.Get("Content-Encoding") != "" || !bytes.Equal(b, want[10:]) {
+		t.Fatalf("Range with gzip accepted: %d %v", r.StatusCode, r.Header)
+	}
+	r = get(map[string]string{"Accept-Encoding": "gzip;q=0"})
+	b, _ = io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.Header.Get("Content-Encoding") != "" || !bytes.Equal(b, want) {
+		t.Fatalf("gzip;q=0: %v", r.Header)
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"enmplab/core/bundle"
 	"enmplab/core/enmp"
-	"enmplab/core/merge"
 	"enmplab/core/search"
 )
 
@@ -105,15 +104,6 @@ func applyTuned(path, family string, c *enmp.Config) error {
 	if err != nil {
 		return err
 	}
-	p, ok := t.Lookup(family, c.Method)
-	if !ok {
-		return nil
-	}
-	if c.Params == (merge.Params{}) {
-		c.Params = p
-	}
-	if c.Lambda == 0 {
-		c.Lambda = p.Lambda
-	}
+	t.Apply(family, c)
 	return nil
 }

@@ -291,3 +291,29 @@ func accuracy(f *bundle.Family, t int, feat []float32, y []int32) float64 {
 	}
 	return float64(ok) / float64(n)
 }
+
+// The page's settings and the CLI fill tuned values through one function.
+func TestConfigUsesTunedApply(t *testing.T) {
+	tu, err := enmp.ParseTuned([]byte(`{"format":"enmp-lab-tuned/1","families":{"vision":{"ties":{"lambda":0.7,"topk":0.3}}}}`))
+	if err != nil {
+		t.Skipf("tuned format differs: %v", err)
+	}
+	st := Default()
+	st.Method = "ties"
+	c, err := st.Config(tu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := enmp.Config{Method: "ties"}
+	tu.Apply("vision", &cli)
+	if c.Lambda != 0.7 || c.Params != cli.Params || cli.Lambda != 0.7 {
+		t.Fatalf("page %+v, cli %+v", c, cli)
+	}
+	st.DropRate, st.TopKMerge = 0.5, 0.9
+	c, _ = st.Config(tu)
+	if c.Params.TopK != 0.9 || c.Params.DropRate != 0.5 {
+		t.Fatalf("overrides lost: %+v", c.Params)
+	}
+	var none *enmp.Tuned
+	none.Apply("vision", &cli) // nil-safe
+}

@@ -272,4 +272,6 @@ func Toggle(m search.Mask, layer, task int) (search.Mask, error) {
 }
 
 // LeaveOneOut is the mask pruning module (layer, task) only.
-func (s *Session) LeaveOneOut(layer, task int) (search.Mask, error) { return Toggle(s.EmptyMask(), layer, task) }
+func (s *Session) LeaveOneOut(layer, task int) (search.Mask, error) {
+	return Toggle(s.EmptyMask(), layer, task)
+}

@@ -204,16 +204,13 @@ func (s State) Config(t *enmp.Tuned) (enmp.Config, error) {
 	c := enmp.Default()
 	c.Method, c.Searcher, c.Popsize, c.Iterations, c.Sigma0, c.TopK = s.Method, s.Searcher, s.Popsize, s.Iterations, s.Sigma0, s.TopK
 	c.ValPerTask, c.Projections, c.Seed, c.Lambda = s.ValPerTask, s.Proj, s.Seed, s.Lambda
-	p, err := merge.Defaults(s.Method)
-	if err != nil {
-		return c, err
-	}
-	if t != nil {
-		if tp, ok := t.Lookup(s.Family, s.Method); ok {
-			p = tp
-			if c.Lambda == 0 {
-				c.Lambda = tp.Lambda
-			}
+	c.Params = merge.Params{}
+	t.Apply(s.Family, &c)
+	p := c.Params
+	if p == (merge.Params{}) {
+		var err error
+		if p, err = merge.Defaults(s.Method); err != nil {
+			return c, err
 		}
 	}
 	if s.TopKMerge > 0 {

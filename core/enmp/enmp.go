@@ -52,7 +52,9 @@ func Default() Config {
 }
 
 // NewEvaluator builds the evaluator of c for family f.
-func NewEvaluator(f *bundle.Family, c Config) (*eval.Evaluator, error) { return NewEvaluatorKnown(f, c, nil) }
+func NewEvaluator(f *bundle.Family, c Config) (*eval.Evaluator, error) {
+	return NewEvaluatorKnown(f, c, nil)
+}
 
 // NewEvaluatorKnown is NewEvaluator reusing what another evaluator of the
 // same family and settings measured (known may be nil).

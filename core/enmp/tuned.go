@@ -63,6 +63,26 @@ func (t *Tuned) Lookup(family, method string) (merge.Params, bool) {
 	return p, ok
 }
 
+// Apply fills what c leaves unset with the family's tuned values for
+// c.Method: Params when zero, Lambda when 0 (the tuned lambda). t may be
+// nil, and a family or method without a tuned entry leaves c as it is (the
+// merge method's defaults then apply). The CLI and the browser both call it.
+func (t *Tuned) Apply(family string, c *Config) {
+	if t == nil {
+		return
+	}
+	p, ok := t.Lookup(family, c.Method)
+	if !ok {
+		return
+	}
+	if c.Params == (merge.Params{}) {
+		c.Params = p
+	}
+	if c.Lambda == 0 {
+		c.Lambda = p.Lambda
+	}
+}
+
 // Marshal writes tuned.json deterministically (encoding/json sorts map keys).
 func (t *Tuned) Marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(t, "", "  ")

@@ -30,7 +30,7 @@ type State struct {
 	Iterations int
 	Sigma0     float64
 	TopK       float64 // prune ceiling (fraction of modules)
-	ValPerTask int     // 0: all shipped
+	ValPerTask int     // 0: all shipped; default enmp.DefaultValPerTask, as the CLI
 	Proj       bool    // (layer, task, projection) granularity
 	Seed       uint64
 	Workers    int    // 0: navigator.hardwareConcurrency
@@ -44,7 +44,7 @@ type State struct {
 func Default() State {
 	d := enmp.Default()
 	return State{Family: "vision", Method: d.Method, DropRate: -1, Searcher: d.Searcher, Popsize: d.Popsize,
-		Iterations: d.Iterations, Sigma0: d.Sigma0, TopK: d.TopK, Seed: d.Seed}
+		Iterations: d.Iterations, Sigma0: d.Sigma0, TopK: d.TopK, Seed: d.Seed, ValPerTask: d.ValPerTask}
 }
 
 // Controls are the names a URL can hide with <name>_hide=true.

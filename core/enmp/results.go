@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"enmplab/core/bundle"
+	"enmplab/core/search"
 )
 
 // Cell is one (family, method, seed) run of the results table.
@@ -111,15 +112,11 @@ func runCell(ctx context.Context, f *bundle.Family, c Config) (Cell, error) {
 	if err != nil {
 		return Cell{}, err
 	}
-	rng := rand.New(rand.NewPCG(c.Seed, 0xab1a7e))
-	for d := 0; d < RandomDraws; d++ {
-		m := r.Mask.Clone()
-		for u := 0; u < m.Units(); u++ {
-			m.SetUnit(u, false)
-		}
-		for _, u := range rng.Perm(m.Units())[:r.Pruned] {
-			m.SetUnit(u, true)
-		}
+	masks, err := RandomMasks(r.Mask, r.Pruned, RandomDraws, c.Seed)
+	if err != nil {
+		return Cell{}, err
+	}
+	for _, m := range masks {
 		t, err := ev.Test(m, r.Config.Lambda)
 		if err != nil {
 			return Cell{}, err
@@ -127,6 +124,32 @@ func runCell(ctx context.Context, f *bundle.Family, c Config) (Cell, error) {
 		cell.RandomTest += t.Mean / RandomDraws
 	}
 	return cell, nil
+}
+
+// RandomMasks draws the random ablation's masks: draws masks shaped like
+// like (same layers, tasks and projections), each pruning count units
+// chosen uniformly at random, from the rng seeded with seed (the same draws
+// as the results table's random column for that seed).
+func RandomMasks(like search.Mask, count, draws int, seed uint64) ([]search.Mask, error) {
+	if count < 0 || count > like.Units() {
+		return nil, fmt.Errorf("random masks: cannot prune %d of %d units", count, like.Units())
+	}
+	if draws < 0 {
+		return nil, fmt.Errorf("random masks: negative number of draws %d", draws)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xab1a7e))
+	out := make([]search.Mask, 0, draws)
+	for d := 0; d < draws; d++ {
+		m := like.Clone()
+		for u := 0; u < m.Units(); u++ {
+			m.SetUnit(u, false)
+		}
+		for _, u := range rng.Perm(m.Units())[:count] {
+			m.SetUnit(u, true)
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // MeanStd returns the mean and sample standard deviation.

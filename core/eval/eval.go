@@ -403,6 +403,56 @@ const maxPrefixes = 48 // bounded, so the browser's memory stays small
 // score runs the merged model over a split.
 func (e *Evaluator) score(m search.Mask, lambda float64, test bool) (Eval, error) {
 	c := e.fam.Config
+	s, feat, err := e.features(m, lambda, test)
+	if err != nil {
+		return Eval{}, err
+	}
+	r := Eval{}
+	expert := e.expertVal
+	if test {
+		expert = e.expertTest
+	}
+	for t := range e.fam.Tasks {
+		lo, hi := s.offset[t], s.offset[t+1]
+		a := accuracy(e.fam.Heads[t], feat[lo*c.Width:hi*c.Width], s.y[lo:hi], c.Width)
+		r.Acc = append(r.Acc, a)
+		nrm := 0.0
+		if expert[t] > 0 {
+			nrm = a / expert[t] * 100
+		}
+		r.Normalised = append(r.Normalised, nrm)
+		r.Mean += nrm / float64(len(e.fam.Tasks))
+	}
+	return r, nil
+}
+
+// PredictTest returns, per task, the class the merged model under mask m
+// (lambda 0 = the default) predicts for each test sample, in the order of
+// the task's test split: the predictions Test counts as right or wrong.
+func (e *Evaluator) PredictTest(m search.Mask, lambda float64) ([][]int32, error) {
+	if lambda == 0 {
+		lambda = e.lambda
+	}
+	if err := e.checkMask(m); err != nil {
+		return nil, err
+	}
+	c := e.fam.Config
+	s, feat, err := e.features(m, lambda, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int32, len(e.fam.Tasks))
+	for t, h := range e.fam.Heads {
+		lo, hi := s.offset[t], s.offset[t+1]
+		out[t] = nn.Predict(h.Logits(feat[lo*c.Width:hi*c.Width], hi-lo, c.Width), hi-lo, h.Classes)
+	}
+	return out, nil
+}
+
+// features runs the merged model over a split and returns the split and
+// the backbone's features of every sample.
+func (e *Evaluator) features(m search.Mask, lambda float64, test bool) (split, []float32, error) {
+	c := e.fam.Config
 	s := e.val
 	if test {
 		s = e.test
@@ -411,7 +461,7 @@ func (e *Evaluator) score(m search.Mask, lambda float64, test bool) (Eval, error
 	for l := 0; l < c.Layers; l++ {
 		ws, err := e.mergedLayer(m, l, lambda)
 		if err != nil {
-			return Eval{}, err
+			return s, nil, err
 		}
 		for p, w := range ws {
 			merged.Blocks[l].SetProj(p, w)
@@ -451,24 +501,7 @@ func (e *Evaluator) score(m search.Mask, lambda float64, test bool) (Eval, error
 	e.stats.LayersRun += c.Layers - start
 	e.stats.LayersSkipped += start
 	e.mu.Unlock()
-	feat := merged.Features(h, s.n)
-	r := Eval{}
-	expert := e.expertVal
-	if test {
-		expert = e.expertTest
-	}
-	for t := range e.fam.Tasks {
-		lo, hi := s.offset[t], s.offset[t+1]
-		a := accuracy(e.fam.Heads[t], feat[lo*c.Width:hi*c.Width], s.y[lo:hi], c.Width)
-		r.Acc = append(r.Acc, a)
-		nrm := 0.0
-		if expert[t] > 0 {
-			nrm = a / expert[t] * 100
-		}
-		r.Normalised = append(r.Normalised, nrm)
-		r.Mean += nrm / float64(len(e.fam.Tasks))
-	}
-	return r, nil
+	return s, merged.Features(h, s.n), nil
 }
 
 func (e *Evaluator) remember(key string, h []float32) {

@@ -161,3 +161,47 @@ func TestProjectionGranularity(t *testing.T) {
 		t.Fatalf("module vs expanded projection mask: %v vs %v (%v)", a.Acc, b.Acc, err)
 	}
 }
+
+// PredictTest gives, per task, one class per test sample; counting the right
+// ones gives exactly Test's accuracies, and a mask of the wrong shape is an
+// error.
+func TestPredictTestMatchesTest(t *testing.T) {
+	f := randomFamily(t)
+	e, err := New(f, Options{Method: "ta", Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range masks(e.Space(), 4) {
+		pred, err := e.PredictTest(c.Mask, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		te, err := e.Test(c.Mask, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pred) != len(f.Tasks) {
+			t.Fatalf("%d tasks predicted", len(pred))
+		}
+		for i, task := range f.Tasks {
+			if len(pred[i]) != task.Test.Len() {
+				t.Fatalf("task %d: %d predictions for %d samples", i, len(pred[i]), task.Test.Len())
+			}
+			ok := 0
+			for j, p := range pred[i] {
+				if p < 0 || int(p) >= len(task.Classes) {
+					t.Fatalf("prediction %d outside the classes", p)
+				}
+				if p == task.Test.Y[j] {
+					ok++
+				}
+			}
+			if a := float64(ok) / float64(len(pred[i])); a != te.Acc[i] {
+				t.Fatalf("task %d: predictions give %v, Test %v", i, a, te.Acc[i])
+			}
+		}
+	}
+	if _, err := e.PredictTest(search.NewMask(1, 1), 0); err == nil {
+		t.Fatal("mask of the wrong shape accepted")
+	}
+}

@@ -254,6 +254,19 @@ func TestDriver(t *testing.T) {
 	if sn.Report == nil || sn.Report.Generations != 4 {
 		t.Fatalf("report %+v", sn.Report)
 	}
+	for sn.Examples == nil {
+		sn = wait("done", 4)
+		if sn.Err != nil || sn.Report == nil {
+			t.Fatalf("after the report: %+v", sn)
+		}
+	}
+	if sn.Side == nil || sn.Side.Pruned != sn.Report.Pruned || len(sn.Examples.Tasks) != len(info.Tasks) {
+		t.Fatalf("side by side %+v, examples %+v", sn.Side, sn.Examples)
+	}
+	d.Send("pause") // the finished run's views stay
+	if sn := wait("done", 4); sn.Report == nil || sn.Side == nil || sn.Examples == nil {
+		t.Fatalf("pause after the end dropped the views: %+v", sn)
+	}
 	d.Send("reset")
 	wait("ready", 0)
 	if len(saved) != 5 || saved[4] != nil {

@@ -13,7 +13,10 @@ type Snapshot struct {
 	Gens   []Gen
 	Title  string
 	Report *enmp.Report // set once the search has ended
-	Err    error
+	// Side and Examples follow the report (nil until computed).
+	Side     *SideBySide
+	Examples *Examples
+	Err      error
 }
 
 // Driver runs a session on commands: "run", "pause", "step", "reset".
@@ -25,6 +28,7 @@ type Driver struct {
 	newSession func() (*Session, error)
 	update     func(Snapshot)
 	save       func(checkpoint []byte) // nil data: forget the checkpoint
+	final      Snapshot                // report, side by side, examples of the finished session
 }
 
 // NewDriver drives s; fresh builds a new session on reset; update is told
@@ -46,7 +50,8 @@ func (d *Driver) Send(cmd string) {
 
 func (d *Driver) snap(phase string, err error) Snapshot {
 	s := d.sess
-	return Snapshot{Phase: phase, Gens: s.Gens[:len(s.Gens):len(s.Gens)], Title: s.Title(), Err: err}
+	return Snapshot{Phase: phase, Gens: s.Gens[:len(s.Gens):len(s.Gens)], Title: s.Title(), Err: err,
+		Report: d.final.Report, Side: d.final.Side, Examples: d.final.Examples}
 }
 
 // Loop runs until ctx ends.
@@ -124,19 +129,35 @@ func (d *Driver) Loop(ctx context.Context) {
 				d.update(d.snap("error", err))
 				continue
 			}
-			d.sess = s
+			d.sess, d.final = s, Snapshot{}
 			d.save(nil)
 			d.update(d.snap(phase(), nil))
 		}
 	}
 }
 
+// finish reports a finished session: the report first, then the
+// side-by-side view, then the examples, each as soon as it is computed.
 func (d *Driver) finish(ctx context.Context) {
 	r, err := d.sess.Report(ctx)
+	d.final.Report = r
 	sn := d.snap("done", err)
 	if err != nil {
 		sn.Phase = "error"
+		d.update(sn)
+		return
 	}
-	sn.Report = r
 	d.update(sn)
+	side, err := d.sess.SideBySide(ctx)
+	d.final.Side = side
+	if ctx.Err() != nil {
+		return
+	}
+	d.update(d.snap("done", err))
+	ex, err := d.sess.Examples(ctx, ExamplesPerTask)
+	d.final.Examples = ex
+	if ctx.Err() != nil {
+		return
+	}
+	d.update(d.snap("done", err))
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"enmplab/core/bundle"
+	"enmplab/core/data"
 	"enmplab/core/enmp"
 	"enmplab/core/eval"
 	"enmplab/core/nn"
@@ -13,10 +14,15 @@ import (
 
 // Request is one message from the page to a worker's engine.
 type Request struct {
-	ID     int     `json:"id"`
-	Op     string  `json:"op"`   // "eval" (validation), "test", or "loadtest"
+	ID int `json:"id"`
+	// Op is "eval" (validation), "test", "predict" (per-sample test
+	// predictions of Mask), "samples" (the test samples Refs names), or
+	// "loadtest".
+	Op     string  `json:"op"`
 	Mask   string  `json:"mask"` // search.Mask.Key()
 	Lambda float64 `json:"lambda,omitempty"`
+	// samples: which test samples to return.
+	Refs []SampleRef `json:"refs,omitempty"`
 	// loadtest: the test split's file (by name) and, when another worker
 	// already measured them, the experts' test accuracies (nil: measure).
 	ExpertTest []float64         `json:"expert_test,omitempty"`
@@ -25,9 +31,29 @@ type Request struct {
 
 // Response answers a Request with the same ID.
 type Response struct {
-	ID    int       `json:"id"`
-	Eval  eval.Eval `json:"eval"` // loadtest: Acc holds the experts' test accuracies
-	Error string    `json:"error,omitempty"`
+	ID   int       `json:"id"`
+	Eval eval.Eval `json:"eval"` // loadtest: Acc holds the experts' test accuracies
+	// predict: per task, the predicted and the true class of every test
+	// sample, in the order of the task's test split.
+	Pred   [][]int32 `json:"pred,omitempty"`
+	Labels [][]int32 `json:"labels,omitempty"`
+	// samples: the samples asked for, in the order of Request.Refs.
+	Samples []Sample `json:"samples,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// SampleRef names one test sample: its task and its index in the task's
+// test split.
+type SampleRef struct {
+	Task  int `json:"task"`
+	Index int `json:"index"`
+}
+
+// Sample is one test sample's bytes and true class.
+type Sample struct {
+	SampleRef
+	Label int32  `json:"label"`
+	X     []byte `json:"x"`
 }
 
 // Info is what an engine reports once its family is loaded: everything the
@@ -43,6 +69,7 @@ type Info struct {
 	ExpertTest []float64    `json:"expert_test"` // zeros until the test split is loaded
 	HasTest    bool         `json:"has_test"`    // the test split is loaded
 	Norms      []float64    `json:"norms"`       // Frobenius norm of each module's Delta W (sum over projections), index layer*T + task
+	Classes    [][]string   `json:"classes"`     // each task's class names, index = label
 }
 
 // Known is what one engine measured that the others can reuse.
@@ -125,6 +152,7 @@ func newEngine(f *bundle.Family, c enmp.Config, known *eval.Reference) (*Engine,
 	}
 	for _, t := range f.Tasks {
 		e.info.Tasks = append(e.info.Tasks, t.Name)
+		e.info.Classes = append(e.info.Classes, t.Classes)
 	}
 	d := f.Config.Width
 	for l := 0; l < f.Config.Layers; l++ {
@@ -193,6 +221,14 @@ func (e *Engine) Handle(r Request) Response {
 		out.Eval.Acc = et
 		return out
 	}
+	if r.Op == "samples" {
+		ss, err := e.samples(r.Refs)
+		if err != nil {
+			out.Error = err.Error()
+		}
+		out.Samples = ss
+		return out
+	}
 	m, err := search.ParseMaskKey(r.Mask)
 	if err != nil {
 		out.Error = err.Error()
@@ -207,6 +243,14 @@ func (e *Engine) Handle(r Request) Response {
 		} else {
 			out.Eval, err = e.test.Test(m, r.Lambda)
 		}
+	case "predict":
+		if e.test == nil {
+			err = fmt.Errorf("the test split is not loaded yet")
+		} else if out.Pred, err = e.test.PredictTest(m, r.Lambda); err == nil {
+			for _, t := range e.fam.Tasks {
+				out.Labels = append(out.Labels, t.Test.Y)
+			}
+		}
 	default:
 		err = fmt.Errorf("unknown op %q", r.Op)
 	}
@@ -214,4 +258,24 @@ func (e *Engine) Handle(r Request) Response {
 		out.Error = err.Error()
 	}
 	return out
+}
+
+// samples returns the test samples refs names.
+func (e *Engine) samples(refs []SampleRef) ([]Sample, error) {
+	if e.test == nil {
+		return nil, fmt.Errorf("the test split is not loaded yet")
+	}
+	size := data.SampleSize(e.fam.Config.Family)
+	out := make([]Sample, 0, len(refs))
+	for _, r := range refs {
+		if r.Task < 0 || r.Task >= len(e.fam.Tasks) {
+			return nil, fmt.Errorf("sample of task %d: the family has %d tasks", r.Task, len(e.fam.Tasks))
+		}
+		sp := e.fam.Tasks[r.Task].Test
+		if r.Index < 0 || r.Index >= sp.Len() {
+			return nil, fmt.Errorf("test sample %d of task %s: it has %d", r.Index, e.fam.Tasks[r.Task].Name, sp.Len())
+		}
+		out = append(out, Sample{SampleRef: r, Label: sp.Y[r.Index], X: append([]byte(nil), sp.Sample(r.Index, size)...)})
+	}
+	return out, nil
 }

@@ -32,7 +32,7 @@ type Pool struct {
 	workers  []Worker
 	free     chan int // idle workers
 	restart  func(i int) (Worker, error)
-	cache    map[string]eval.Eval
+	cache    map[string]Response
 	nextID   int
 	loadMu   sync.Mutex
 	Restarts int // workers replaced so far
@@ -44,7 +44,7 @@ func NewPool(ws []Worker, restart func(i int) (Worker, error)) (*Pool, error) {
 	if len(ws) == 0 {
 		return nil, errors.New("pool: no workers")
 	}
-	p := &Pool{workers: ws, restart: restart, cache: map[string]eval.Eval{}, free: make(chan int, len(ws))}
+	p := &Pool{workers: ws, restart: restart, cache: map[string]Response{}, free: make(chan int, len(ws))}
 	for i := range ws {
 		p.free <- i
 	}
@@ -54,20 +54,33 @@ func NewPool(ws []Worker, restart func(i int) (Worker, error)) (*Pool, error) {
 // Size is the number of workers.
 func (p *Pool) Size() int { return len(p.workers) }
 
-func cacheKey(r Request) string { return fmt.Sprintf("%s|%s|%v", r.Op, r.Mask, r.Lambda) }
+func cacheKey(r Request) string { return fmt.Sprintf("%s|%s|%v|%v", r.Op, r.Mask, r.Lambda, r.Refs) }
 
 // Cached returns the answer to r if some Run already computed it.
 func (p *Pool) Cached(r Request) (eval.Eval, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.cache[cacheKey(r)]
-	return e, ok
+	return e.Eval, ok
 }
 
 // Run answers every request, in order. The first refused request or an
 // unrecoverable worker failure stops it with an error.
 func (p *Pool) Run(ctx context.Context, reqs []Request) ([]eval.Eval, error) {
-	out := make([]eval.Eval, len(reqs))
+	rs, err := p.Responses(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eval.Eval, len(rs))
+	for i, r := range rs {
+		out[i] = r.Eval
+	}
+	return out, nil
+}
+
+// Responses is Run with the whole answers (predictions, samples).
+func (p *Pool) Responses(ctx context.Context, reqs []Request) ([]Response, error) {
+	out := make([]Response, len(reqs))
 	first := map[string]int{} // unique key -> index of the request computing it
 	var todo []int
 	p.mu.Lock()
@@ -96,7 +109,7 @@ func (p *Pool) Run(ctx context.Context, reqs []Request) ([]eval.Eval, error) {
 	return out, nil
 }
 
-func (p *Pool) schedule(ctx context.Context, reqs []Request, todo []int, out []eval.Eval) error {
+func (p *Pool) schedule(ctx context.Context, reqs []Request, todo []int, out []Response) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -117,8 +130,8 @@ func (p *Pool) schedule(ctx context.Context, reqs []Request, todo []int, out []e
 				return
 			}
 			p.mu.Lock()
-			out[i] = resp.Eval
-			p.cache[cacheKey(reqs[i])] = resp.Eval
+			out[i] = resp
+			p.cache[cacheKey(reqs[i])] = resp
 			p.mu.Unlock()
 		}(i)
 	}

@@ -17,6 +17,7 @@ type Evaluator interface {
 	EvalFunc() search.EvalFunc
 	Eval(ctx context.Context, op string, m search.Mask, lambda float64) (eval.Eval, error)
 	Run(ctx context.Context, reqs []Request) ([]eval.Eval, error)
+	Responses(ctx context.Context, reqs []Request) ([]Response, error)
 	LoadTest(ctx context.Context, files map[string][]byte) ([]float64, error)
 }
 

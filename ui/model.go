@@ -20,11 +20,11 @@ import (
 
 // Actions is what the views can ask for; implementations must not block.
 type Actions interface {
-	Command(cmd string)                  // "run", "pause", "step", "reset"
-	Set(key, value string)               // change one setting (a URL-hash key)
-	Toggle(layer, task int)              // flip one module of the hand-edited mask and score it
+	Command(cmd string)                   // "run", "pause", "step", "reset"
+	Set(key, value string)                // change one setting (a URL-hash key)
+	Toggle(layer, task int)               // flip one module of the hand-edited mask and score it
 	Select(layer, task int, measure bool) // show a module's card; measure: score its leave-one-out mask
-	Export(kind string)                  // download "mask", "log-csv", "log-json", "adapter", "adapter-config"
+	Export(kind string)                   // download "mask", "log-csv", "log-json", "adapter", "adapter-config"
 }
 
 // Hand is the mask the user edits by clicking modules, and its score.
@@ -51,20 +51,22 @@ type FileProgress struct {
 
 // Model is everything the views draw.
 type Model struct {
-	State   app.State
-	Phase   string // "loading", "ready", "running", "paused", "done", "error"
-	Status  string
-	Error   string
-	Files   []FileProgress
-	Info    *app.Info
-	Gens    []app.Gen
-	Report  *enmp.Report
-	Workers int
-	ViewGen int // generation shown by the population view; -1: the latest
-	Do      Actions
-	Hand    *Hand
-	Card    *Card
-	Tour    int // step of the guided tour shown; -1: closed
+	State    app.State
+	Phase    string // "loading", "ready", "running", "paused", "done", "error"
+	Status   string
+	Error    string
+	Files    []FileProgress
+	Info     *app.Info
+	Gens     []app.Gen
+	Report   *enmp.Report
+	Side     *app.SideBySide // once the search has ended
+	Examples *app.Examples   // once the search has ended
+	Workers  int
+	ViewGen  int // generation shown by the population view; -1: the latest
+	Do       Actions
+	Hand     *Hand
+	Card     *Card
+	Tour     int // step of the guided tour shown; -1: closed
 }
 
 // CardText describes the selected module: layer, task, the norm of its

@@ -336,7 +336,7 @@ func (p *page) start(st app.State) {
 	p.update(func(m *ui.Model) {
 		m.State, m.Phase, m.Status, m.Error = st, "loading", "loading shards", ""
 		m.Gens, m.Report, m.Info, m.Files, m.ViewGen = nil, nil, nil, nil, -1
-		m.Hand, m.Card = nil, nil
+		m.Hand, m.Card, m.Side, m.Examples = nil, nil, nil, nil
 	})
 	d, tuned, fetchTest, err := p.load(ctx, st)
 	if err != nil {
@@ -477,10 +477,20 @@ func (p *page) start(st app.State) {
 			b, _ := json.Marshal(sn.Report)
 			js.Global().Set("enmpReport", string(b))
 		}
+		if sn.Side != nil && stats.Get("sideMs").IsUndefined() {
+			stats.Set("sideMs", t)
+			b, _ := json.Marshal(sn.Side)
+			js.Global().Set("enmpSide", string(b))
+		}
+		if sn.Examples != nil && stats.Get("examplesMs").IsUndefined() {
+			stats.Set("examplesMs", t)
+			b, _ := json.Marshal(sn.Examples)
+			js.Global().Set("enmpExamples", string(b))
+		}
 		stats.Set("gens", len(sn.Gens))
 		stats.Set("phase", sn.Phase)
 		p.update(func(m *ui.Model) {
-			m.Phase, m.Gens, m.Report = sn.Phase, sn.Gens, sn.Report
+			m.Phase, m.Gens, m.Report, m.Side, m.Examples = sn.Phase, sn.Gens, sn.Report, sn.Side, sn.Examples
 			m.Status = fmt.Sprintf("%s · %d evaluations · %.1f eval/s · %d workers", strings.TrimPrefix(sn.Title, "ENMP - "), evals, rate, n)
 			if sn.Err != nil {
 				m.Error = sn.Err.Error()

@@ -123,9 +123,9 @@ func (s *Session) SideBySide(ctx context.Context) (*SideBySide, error) {
 // Example is one test sample whose prediction the best mask changes.
 type Example struct {
 	SampleRef
-	True     string `json:"true"`     // class names
-	Unpruned string `json:"unpruned"` // the unpruned merge's prediction
-	ENMP     string `json:"enmp"`     // the best mask's prediction
+	True     string `json:"true"`            // class names
+	Unpruned string `json:"unpruned"`        // the unpruned merge's prediction
+	ENMP     string `json:"enmp"`            // the best mask's prediction
 	Image    string `json:"image,omitempty"` // vision: the sample as a data: URL PNG
 	Text     string `json:"text,omitempty"`  // text: the sample, quoted and escaped
 }

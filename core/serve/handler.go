@@ -45,6 +45,10 @@ type Handler struct {
 	// Logf receives server-side failures (storage errors, an invalid
 	// manifest); never bad input. Defaults to log.Printf.
 	Logf func(format string, args ...any)
+	// NoGzip turns off gzip Content-Encoding. The Worker sets it: Cloudflare
+	// compresses at the edge, and workerd adds Accept-Encoding to every
+	// request it hands the Go handler, whatever the client asked.
+	NoGzip bool
 
 	mu      sync.Mutex
 	cat     *catalog
@@ -318,7 +322,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o object) {
 	// A full (non-Range) GET from a client that accepts gzip gets the
 	// gzip-compressed representation, with its own ETag; Range requests
 	// always address the identity bytes.
-	if r.Method == http.MethodGet && header(r, "Range") == "" && o.size >= gzipMin && acceptsGzip(r) {
+	if !h.NoGzip && r.Method == http.MethodGet && header(r, "Range") == "" && o.size >= gzipMin && acceptsGzip(r) {
 		gzTag := strings.TrimSuffix(o.etag, `"`) + `.gz"`
 		hd.Set("ETag", gzTag)
 		hd.Set("Cache-Control", o.cache)

@@ -19,5 +19,6 @@ func main() {
 	// so the handler reads manifest.json from R2 each time.
 	h := serve.New(r2Storage{binding: "SHARDS"})
 	h.Logf = log.Printf
+	h.NoGzip = true // the edge compresses; workerd always sends Accept-Encoding
 	workers.Serve(bodiless(h))
 }

@@ -129,6 +129,8 @@ type tab struct {
 	mu       sync.Mutex
 	errors   []string
 	requests []string
+	// panicLines counts console lines since a Go panic (0: none yet).
+	panicLines int
 }
 
 func newTab(t testing.TB) *tab {
@@ -144,7 +146,12 @@ func newTab(t testing.TB) *tab {
 			for _, a := range e.Args {
 				panicked = panicked || strings.Contains(string(a.Value), "panic:")
 			}
-			if e.Type == runtime.APITypeError || panicked {
+			// After a Go panic, keep the stack trace lines that follow it.
+			tb.panicLines += map[bool]int{true: 1}[panicked]
+			if e.Type == runtime.APITypeError || panicked || (tb.panicLines > 0 && tb.panicLines < 80) {
+				if tb.panicLines > 0 {
+					tb.panicLines++
+				}
 				var parts []string
 				for _, a := range e.Args {
 					parts = append(parts, string(a.Value)+a.Description)
